@@ -1,0 +1,127 @@
+"""The extractor contract and the registry that dispatches by file type.
+
+An extractor is one small module in `extractors/` holding one `Extractor` subclass. It declares
+the file types it handles, the feature names it writes and the rule ids it may raise; the
+registry discovers the modules, checks those declarations against the catalogue when maldoc is
+imported, and the scan core runs every extractor registered for a sample's type, in `order`.
+Adding a format means adding a module (and its rules file and tests), nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from maldoc import catalogue
+from maldoc.limits import Budget, Limits
+from maldoc.types import ExtractorResult, FileType, Sample
+
+
+class TimeBudgetExceeded(Exception):
+    """Raised by `Context.check()` inside long loops when the file's time budget is spent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Per-scan switches that change what is extracted (and so key the feature cache)."""
+
+    passwords: tuple[str, ...] = ()  # tried on encrypted archives and documents, after the defaults
+    keep_macros: bool = False  # keep macro source in the result (analysts); never needed to score
+
+    def cache_key(self) -> str:
+        return f"pw={len(self.passwords)}:{','.join(sorted(self.passwords))}"
+
+
+@dataclass(slots=True)
+class Context:
+    """What an extractor may consult while it runs: limits, the time budget, passwords."""
+
+    limits: Limits
+    budget: Budget
+    options: Options = field(default_factory=Options)
+    passwords: tuple[str, ...] = ()  # options.passwords plus any found on the way (e-mail bodies)
+
+    def check(self) -> None:
+        """Call inside any loop whose length the input controls."""
+        if time.monotonic() > self.budget.deadline:
+            raise TimeBudgetExceeded
+
+
+class Extractor:
+    """Base class: subclass, set the class attributes, implement `extract`."""
+
+    name: ClassVar[str]  # short and unique; also the prefix of every feature it writes
+    version: ClassVar[int] = 1  # bump when its output changes: part of the feature-cache key
+    file_types: ClassVar[frozenset[FileType]] = frozenset()  # empty: runs on every type
+    features: ClassVar[tuple[str, ...]] = ()  # feature names without the "name." prefix
+    rules: ClassVar[tuple[str, ...]] = ()  # rule ids it may add
+    order: ClassVar[int] = 50  # lower first; analysers of what others collected use > 50
+
+    def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def feature_names(cls) -> tuple[str, ...]:
+        return tuple(f"{cls.name}.{f}" for f in cls.features)
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def _discover() -> list[type[Extractor]]:
+    import maldoc.extractors as package
+
+    found: list[type[Extractor]] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, Extractor) and obj is not Extractor \
+                    and obj.__module__ == module.__name__ and "name" in obj.__dict__:
+                found.append(obj)
+    return found
+
+
+def _validate(classes: list[type[Extractor]]) -> None:
+    seen: dict[str, str] = {}
+    for cls in classes:
+        if cls.name in seen:
+            raise RegistryError(f"extractor name {cls.name!r} used by {seen[cls.name]} and {cls.__module__}")
+        seen[cls.name] = cls.__module__
+        if len(set(cls.features)) != len(cls.features):
+            raise RegistryError(f"{cls.__module__}: duplicate feature names")
+        catalogue.check(cls.rules, cls.__module__)
+
+
+class Registry:
+    def __init__(self, classes: list[type[Extractor]]) -> None:
+        _validate(classes)
+        self.extractors: list[Extractor] = [c() for c in sorted(classes, key=lambda c: (c.order, c.name))]
+        self._by_type: dict[FileType, list[Extractor]] = {
+            t: [e for e in self.extractors if not e.file_types or t in e.file_types] for t in FileType
+        }
+        self.declared: dict[str, frozenset[str]] = {
+            e.name: frozenset(e.feature_names()) for e in self.extractors
+        }
+        self.allowed_rules: dict[str, frozenset[str]] = {e.name: frozenset(e.rules) for e in self.extractors}
+
+    def for_type(self, file_type: FileType) -> list[Extractor]:
+        return self._by_type[file_type]
+
+    def versions(self) -> dict[str, int]:
+        return {e.name: e.version for e in sorted(self.extractors, key=lambda e: e.name)}
+
+
+_REGISTRY: Registry | None = None
+
+
+def registry() -> Registry:
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = Registry(_discover())
+    return _REGISTRY

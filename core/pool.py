@@ -1,0 +1,103 @@
+"""A process pool for scanning many files: hard per-file timeouts and crash isolation.
+
+Each file is analysed in a worker process; the parent only scores (so LightGBM, with its OpenMP
+threads, never lives in a process that forks). pebble rather than concurrent.futures because it
+can kill one stuck task and replace a dead worker without breaking the pool. Workers start with
+forkserver, have an address-space limit, and are recycled after `max_tasks` files so a leak in a
+parser cannot grow without bound.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable
+
+import pebble
+
+from maldoc.engine import analyze, failed_node
+from maldoc.extractor import Options
+from maldoc.limits import MiB, Limits
+from maldoc.types import Flag, Node
+
+TaskFn = Callable[[bytes, str, Limits, Options], Node]
+
+
+def _init_worker(max_memory_mb: int) -> None:
+    import resource
+    import warnings
+
+    warnings.simplefilter("ignore")  # library deprecation noise must not turn into task failures
+    limit = max_memory_mb * MiB
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or limit < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):  # not permitted here: the timeout still bounds the worker
+        pass
+
+
+def analyze_task(data: bytes, name: str, limits: Limits, options: Options) -> Node:
+    return analyze(data, name, limits=limits, options=options)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class ScanPool:
+    """`submit()` returns a Future that always resolves to a `Node`, never to an exception."""
+
+    def __init__(self, jobs: int | None = None, *, limits: Limits | None = None,
+                 options: Options | None = None, max_tasks: int = 500, task: TaskFn = analyze_task) -> None:
+        self.limits = limits or Limits()
+        self.options = options or Options()
+        self.jobs = jobs or default_jobs()
+        self._task = task
+        context = multiprocessing.get_context("forkserver")
+        self._pool = pebble.ProcessPool(max_workers=self.jobs, max_tasks=max_tasks, context=context,
+                                        initializer=_init_worker, initargs=(self.limits.max_memory_mb,))
+
+    def submit(self, data: bytes, name: str = "", options: Options | None = None) -> cf.Future:
+        result: cf.Future = cf.Future()
+        opts = options or self.options
+        inner = self._pool.schedule(self._task, args=(data, name, self.limits, opts),
+                                    timeout=self.limits.timeout_s)
+
+        def done(fut: cf.Future) -> None:
+            try:
+                node = fut.result()
+            except cf.TimeoutError:
+                node = failed_node(data, name, Flag.TIMED_OUT,
+                                   f"analysis killed after timeout_s={self.limits.timeout_s}")
+            except pebble.ProcessExpired as exc:
+                node = failed_node(data, name, Flag.WORKER_DIED,
+                                   f"scan worker died (exit code {exc.exitcode}): crash or memory limit")
+            except cf.CancelledError:
+                node = failed_node(data, name, Flag.TIMED_OUT, "scan cancelled")
+            except MemoryError:
+                node = failed_node(data, name, Flag.LIMIT_EXCEEDED, "out of memory in scan worker")
+            except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result: still one file only
+                node = failed_node(data, name, Flag.PARSE_ERROR, f"{type(exc).__name__}: {exc}")
+            result.set_result(node)
+
+        inner.add_done_callback(done)
+        return result
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+    def terminate(self) -> None:
+        self._pool.stop()
+        self._pool.join()
+
+    def __enter__(self) -> ScanPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.terminate()

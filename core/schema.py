@@ -1,0 +1,150 @@
+"""The feature schema: every number the model sees, named, in one fixed order, with a hash.
+
+Groups, in order (EMBER-style: named, each a fixed width):
+  file.*   the root file itself: size, entropy, detected type (one-hot)
+  tree.*   the scan tree: nodes, depth, types found anywhere inside, executables carried
+  flag.*   analysis flags raised anywhere in the tree
+  rule.*   how often each catalogue rule fired anywhere in the tree
+  <extractor>.*  each extractor's declared features, extractors sorted by name, max over the tree
+
+Training and serving both call `vectorize()`; a model bundle records `SCHEMA.hash` and refuses
+to load against another. Missing values are NaN ("this extractor never ran"), which LightGBM
+treats as missing rather than zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from maldoc import catalogue
+from maldoc.extractor import registry
+from maldoc.types import FileType, Flag, Node
+
+SCHEMA_VERSION = 1  # bump on any change to how a group is computed, not just its names
+_ZERO_DEFAULT = ("file.type.", "tree.", "flag.", "rule.")
+
+
+def entropy(data: bytes, cap: int = 1 << 20) -> float:
+    """Shannon entropy in bits per byte of the first `cap` bytes."""
+    if not data:
+        return 0.0
+    counts = np.bincount(np.frombuffer(data[:cap], dtype=np.uint8), minlength=256)
+    p = counts[counts > 0] / min(len(data), cap)
+    return float(-(p * np.log2(p)).sum())
+
+
+def _core_names() -> list[str]:
+    names = ["file.size_log2", "file.entropy"]
+    names += [f"file.type.{t.value}" for t in FileType]
+    names += ["tree.nodes", "tree.max_depth", "tree.executables"]
+    names += [f"tree.type.{t.value}" for t in FileType]
+    names += [f"flag.{f.value}" for f in Flag]
+    names += [f"rule.{r}" for r in sorted(catalogue.RULES)]
+    return names
+
+
+@dataclass(frozen=True)
+class Schema:
+    version: int
+    names: tuple[str, ...]
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.names)}
+
+    @cached_property
+    def hash(self) -> str:
+        text = f"{self.version}\n" + "\n".join(self.names)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def id(self) -> str:
+        return f"v{self.version}-{self.hash}"
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @cached_property
+    def base_row(self) -> np.ndarray:
+        """NaN everywhere but the always-computed groups (one-hots, flags, rule counts): zero."""
+        row = np.full(len(self.names), np.nan, dtype=np.float32)
+        for i, name in enumerate(self.names):
+            if name.startswith(_ZERO_DEFAULT):
+                row[i] = 0.0
+        return row
+
+
+def build_schema() -> Schema:
+    reg = registry()
+    names = _core_names()
+    for name in sorted(reg.declared):
+        ext = next(e for e in reg.extractors if e.name == name)
+        names.extend(ext.feature_names())
+    return Schema(SCHEMA_VERSION, tuple(names))
+
+
+SCHEMA = build_schema()
+
+
+def node_features(node: Node, data_entropy: float | None = None) -> dict[str, float]:
+    """The aggregated feature dict of `node` and everything below it."""
+    out: dict[str, float] = {
+        "file.size_log2": math.log2(node.size + 1),
+        f"file.type.{node.file_type.value}": 1.0,
+        "file.entropy": node.result.features.get("_entropy", data_entropy if data_entropy is not None else math.nan),
+    }
+    rules: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    flags: set[str] = set()
+    nodes = 0
+    depth = 0
+    executables = 0
+    for sub in node.walk():
+        nodes += 1
+        depth = max(depth, sub.depth - node.depth)
+        types[sub.file_type.value] += 1
+        flags.update(f.value for f in sub.result.flags)
+        rules.update(f.rule_id for f in sub.result.findings)
+        executables += int(sub.result.features.get("_executable", 0.0))
+        for key, value in sub.result.features.items():
+            if key.startswith("_"):
+                continue
+            old = out.get(key)
+            if old is None or (value > old) or math.isnan(old):
+                out[key] = value
+    out["tree.nodes"] = float(nodes)
+    out["tree.max_depth"] = float(depth)
+    out["tree.executables"] = float(executables)
+    for t, n in types.items():
+        out[f"tree.type.{t}"] = float(n)
+    for f in flags:
+        out[f"flag.{f}"] = 1.0
+    for r, n in rules.items():
+        out[f"rule.{r}"] = float(n)
+    return out
+
+
+def vectorize(node: Node, schema: Schema = SCHEMA) -> np.ndarray:
+    """The model's input row for `node` (and its subtree), in schema order."""
+    values = node_features(node)
+    row = schema.base_row.copy()
+    index = schema.index
+    for key, value in values.items():
+        i = index.get(key)
+        if i is not None:
+            row[i] = value
+    return row
+
+
+def named(row: np.ndarray, schema: Schema = SCHEMA, *, skip_missing: bool = True) -> dict[str, float]:
+    """Feature name -> value for one row (the `maldoc features` view)."""
+    return {
+        n: float(v) for n, v in zip(schema.names, row, strict=True)
+        if not (skip_missing and (math.isnan(v) or (v == 0 and n.startswith(_ZERO_DEFAULT))))
+    }

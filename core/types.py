@@ -1,0 +1,142 @@
+"""Plain data types shared by the scan core and every extractor.
+
+These are dataclasses rather than pydantic models: they cross process boundaries (the worker
+pool pickles them) and are created thousands of times per scan, so they stay cheap. The
+JSON-facing result is `maldoc.verdict.Verdict`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+
+EVIDENCE_MAX = 200  # characters of evidence kept per finding: enough to read, too little to leak a payload
+
+
+class FileType(enum.StrEnum):
+    """What `maldoc.filetype.detect` recognises; decided from content, never from the name alone."""
+
+    OLE = "ole"  # OLE2 / Compound File Binary: .doc .xls .ppt .msg, encrypted OOXML
+    OOXML = "ooxml"  # ZIP with [Content_Types].xml: .docx .docm .xlsx .xlsm .pptx ...
+    ODF = "odf"  # OpenDocument: ZIP whose first member is `mimetype`
+    OFFICE_XML = "office_xml"  # Word 2003 XML / Excel 2003 XML (flat XML, may carry a VBA project)
+    MHTML = "mhtml"  # MIME HTML (Word "Single File Web Page", also carries VBA)
+    RTF = "rtf"
+    PDF = "pdf"
+    ONENOTE = "onenote"
+    EMAIL = "email"  # RFC 822 message
+    ZIP = "zip"  # any other ZIP archive
+    HTML = "html"  # HTML and HTA
+    UNKNOWN = "unknown"
+
+
+class Flag(enum.StrEnum):
+    """Short, stable markers for what went wrong or what stopped the analysis early."""
+
+    ENCRYPTED = "encrypted"  # content could not be decrypted: its insides are unknown, not clean
+    DECRYPTED = "decrypted"  # content was encrypted and a password opened it
+    TRUNCATED = "truncated"  # the file ends before its structure does
+    PARSE_ERROR = "parse_error"  # a parser failed; what it would have found is unknown
+    TIMED_OUT = "timed_out"  # the per-file time budget ran out
+    LIMIT_EXCEEDED = "limit_exceeded"  # a size, depth, child-count or decompression limit was hit
+    WORKER_DIED = "worker_died"  # the process scanning this file crashed or ran out of memory
+    UNSUPPORTED = "unsupported"  # a type maldoc has no extractor for
+    EMPTY = "empty"  # zero bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One file to analyse: its bytes and where it came from."""
+
+    data: bytes
+    name: str = ""
+    path: tuple[str, ...] = ()  # container path, outermost first, ending with this sample's name
+    depth: int = 0
+
+    @property
+    def display_path(self) -> str:
+        return " > ".join(self.path) if self.path else self.name
+
+    def child(self, data: bytes, name: str) -> Sample:
+        return Sample(data=data, name=name, path=(*self.path, name), depth=self.depth + 1)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def truncate(text: str, limit: int = EVIDENCE_MAX) -> str:
+    text = text.replace("\x00", "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One indicator a person can read. `rule_id` must be in the catalogue (`maldoc.catalogue`)."""
+
+    rule_id: str
+    evidence: str = ""
+    location: str = ""
+
+
+@dataclass(slots=True)
+class MacroSource:
+    """Macro code recovered from a document, kept for analysts (`--show-macros`, `--extract`)."""
+
+    kind: str  # "vba" or "xlm"
+    name: str  # module or sheet name
+    code: str
+
+
+@dataclass(slots=True)
+class ExtractorResult:
+    """What the extractors learnt about one sample (one node of the scan tree).
+
+    Every extractor registered for the sample's type writes into the same result, in order;
+    later extractors (the URL analyser) read what earlier ones collected.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+    children: list[Sample] = field(default_factory=list)
+    flags: set[Flag] = field(default_factory=set)
+    urls: list[str] = field(default_factory=list)  # every URL seen, for the URL features
+    macros: list[MacroSource] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per failure, for the verdict
+    passwords: list[str] = field(default_factory=list)  # candidates found here (mail bodies), tried below
+
+    def add(self, rule_id: str, evidence: str = "", location: str = "") -> None:
+        self.findings.append(Finding(rule_id, truncate(evidence), truncate(location, 120)))
+
+    def flag(self, flag: Flag, message: str = "") -> None:
+        self.flags.add(flag)
+        if message:
+            self.errors.append(truncate(message, 300))
+
+
+@dataclass(slots=True)
+class Node:
+    """A scanned sample with its analysis and the analysed samples found inside it."""
+
+    name: str
+    path: tuple[str, ...]
+    depth: int
+    sha256: str
+    size: int
+    file_type: FileType
+    result: ExtractorResult
+    children: list[Node] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def display_path(self) -> str:
+        return " > ".join(self.path) if self.path else self.name
+
+    def walk(self):
+        """This node and every descendant, depth first."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
