@@ -9,24 +9,13 @@ training pipeline all come through here.
 from __future__ import annotations
 
 import math
-import os
 import time
 
 from maldoc.extractor import Context, Options, TimeBudgetExceeded, registry
-from maldoc.filetype import detect, is_executable
+from maldoc.filetype import detect, is_executable, risky_name
 from maldoc.limits import Budget, Limits
-from maldoc.schema import entropy
+from maldoc.stats import entropy
 from maldoc.types import ExtractorResult, FileType, Flag, Node, Sample, sha256
-
-# Names Windows runs on a double click, or that are scripts: never expected inside a document.
-RISKY_EXTENSIONS = frozenset(
-    ".exe .scr .com .pif .bat .cmd .ps1 .psm1 .vbs .vbe .js .jse .wsf .wsh .hta .lnk .msi .msp .dll "
-    ".cpl .jar .reg .sct .iso .img .vhd .vhdx .appx .msix .application .url .chm .inf .scf".split()
-)
-
-
-def risky_name(name: str) -> bool:
-    return os.path.splitext(name.strip().strip("\x00").lower().rstrip(". "))[1] in RISKY_EXTENSIONS
 
 
 def _run_extractors(sample: Sample, file_type: FileType, ctx: Context, out: ExtractorResult) -> None:
@@ -44,7 +33,7 @@ def _run_extractors(sample: Sample, file_type: FileType, ctx: Context, out: Extr
             out.flag(Flag.LIMIT_EXCEEDED, f"{ext.name}: out of memory")
         except RecursionError:
             out.flag(Flag.PARSE_ERROR, f"{ext.name}: structure nested too deeply")
-        except Exception as exc:  # noqa: BLE001 - an extractor never raises past its wrapper
+        except Exception as exc:
             out.flag(Flag.PARSE_ERROR, f"{ext.name}: {type(exc).__name__}: {exc}")
         allowed = reg.allowed_rules[ext.name]
         stray = [f for f in out.findings[before:] if f.rule_id not in allowed]
@@ -89,7 +78,8 @@ def _analyze(sample: Sample, ctx: Context) -> Node:
             out.flags.add(Flag.UNSUPPORTED)
 
     node = Node(name=sample.name, path=sample.path or (sample.name,), depth=sample.depth,
-                sha256=sha256(data), size=len(data), file_type=file_type, result=out)
+                sha256=sha256(data), size=len(data), file_type=file_type, result=out,
+                data=data if sample.depth and ctx.options.keep_children else None)
     children = out.children
     if len(children) > ctx.limits.max_children:
         out.flag(Flag.LIMIT_EXCEEDED, f"{len(children)} embedded items, kept max_children={ctx.limits.max_children}")

@@ -30,6 +30,7 @@ class Options:
 
     passwords: tuple[str, ...] = ()  # tried on encrypted archives and documents, after the defaults
     keep_macros: bool = False  # keep macro source in the result (analysts); never needed to score
+    keep_children: bool = False  # keep embedded files' bytes on the nodes (`--extract`)
 
     def cache_key(self) -> str:
         return f"pw={len(self.passwords)}:{','.join(sorted(self.passwords))}"

@@ -8,6 +8,7 @@ program that would open the file accepts, not what the format specification says
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
 
@@ -115,9 +116,8 @@ def detect(data: bytes) -> FileType:
     if b"%PDF-" in data[:PDF_HEADER_WINDOW]:
         return FileType.PDF
     low = head[:4096].lower()
-    if low.startswith(b"<?xml") or low.startswith(b"<?mso-application"):
-        if any(m in head[:8192].lower() for m in _OFFICE_XML_MARKERS):
-            return FileType.OFFICE_XML
+    if low.startswith((b"<?xml", b"<?mso-application")) and any(m in head[:8192].lower() for m in _OFFICE_XML_MARKERS):
+        return FileType.OFFICE_XML
     kind = _mail_kind(head)
     if kind is not None:
         return kind
@@ -126,6 +126,19 @@ def detect(data: bytes) -> FileType:
     if data[:4096].find(b"PK\x03\x04") > 0 and data[:2] != b"MZ":
         return _zip_kind(data)  # ZIP with a prefix (self-extractor stubs, polyglots)
     return FileType.UNKNOWN
+
+
+# Names Windows runs on a double click, or that are scripts: never expected inside a document.
+RISKY_EXTENSIONS = frozenset((
+    ".exe", ".scr", ".com", ".pif", ".bat", ".cmd", ".ps1", ".psm1", ".vbs", ".vbe", ".js", ".jse", ".wsf",
+    ".wsh", ".hta", ".lnk", ".msi", ".msp", ".dll", ".cpl", ".jar", ".reg", ".sct", ".iso", ".img", ".vhd",
+    ".vhdx", ".appx", ".msix", ".application", ".url", ".chm", ".inf", ".scf",
+))
+
+
+def risky_name(name: str) -> bool:
+    """True for names like `invoice.pdf.exe` or `run.vbs` (trailing dots and spaces ignored)."""
+    return os.path.splitext(name.strip().strip("\x00").lower().rstrip(". "))[1] in RISKY_EXTENSIONS
 
 
 def is_executable(data: bytes) -> bool:

@@ -61,7 +61,7 @@ class Budget:
     members still hits the total.
     """
 
-    __slots__ = ("limits", "deadline", "inflated")
+    __slots__ = ("deadline", "inflated", "limits")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits

@@ -15,10 +15,9 @@ import os
 from collections.abc import Callable
 
 import pebble
-
 from maldoc.engine import analyze, failed_node
 from maldoc.extractor import Options
-from maldoc.limits import MiB, Limits
+from maldoc.limits import Limits, MiB
 from maldoc.types import Flag, Node
 
 TaskFn = Callable[[bytes, str, Limits, Options], Node]
@@ -31,7 +30,7 @@ def _init_worker(max_memory_mb: int) -> None:
     warnings.simplefilter("ignore")  # library deprecation noise must not turn into task failures
     limit = max_memory_mb * MiB
     try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     except (ValueError, OSError):  # not permitted here: the timeout still bounds the worker
@@ -78,7 +77,7 @@ class ScanPool:
                 node = failed_node(data, name, Flag.TIMED_OUT, "scan cancelled")
             except MemoryError:
                 node = failed_node(data, name, Flag.LIMIT_EXCEEDED, "out of memory in scan worker")
-            except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result: still one file only
+            except Exception as exc:
                 node = failed_node(data, name, Flag.PARSE_ERROR, f"{type(exc).__name__}: {exc}")
             result.set_result(node)
 

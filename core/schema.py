@@ -21,22 +21,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-
 from maldoc import catalogue
 from maldoc.extractor import registry
+from maldoc.stats import entropy  # noqa: F401  (re-exported for callers of the schema)
 from maldoc.types import FileType, Flag, Node
 
 SCHEMA_VERSION = 1  # bump on any change to how a group is computed, not just its names
 _ZERO_DEFAULT = ("file.type.", "tree.", "flag.", "rule.")
-
-
-def entropy(data: bytes, cap: int = 1 << 20) -> float:
-    """Shannon entropy in bits per byte of the first `cap` bytes."""
-    if not data:
-        return 0.0
-    counts = np.bincount(np.frombuffer(data[:cap], dtype=np.uint8), minlength=256)
-    p = counts[counts > 0] / min(len(data), cap)
-    return float(-(p * np.log2(p)).sum())
 
 
 def _core_names() -> list[str]:

@@ -128,6 +128,7 @@ class Node:
     result: ExtractorResult
     children: list[Node] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    data: bytes | None = None  # kept only for embedded items when extraction was asked for
 
     @property
     def display_path(self) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
-
 from maldoc import catalogue
+from pydantic import BaseModel, Field
 
 MAX_URLS = 50  # URLs listed per node; the features count them all
 

@@ -12,9 +12,8 @@ import math
 import zipfile
 
 import pyzipper
-
-from maldoc.engine import risky_name
 from maldoc.extractor import Context, Extractor
+from maldoc.filetype import risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 DEFAULT_PASSWORDS = ("infected", "malware", "virus")  # analysts' conventions for sample archives

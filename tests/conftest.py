@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from maldoc.training.corpus import Corpus, shared_corpus
 
 

@@ -48,8 +48,8 @@ def _unpack(archive: Path, dest: Path) -> None:
     """Unpack a (possibly ZipCrypto or AES) ZIP, flat, members keeping their names."""
     dest.mkdir(parents=True, exist_ok=True)
     if shutil.which("unzip"):
-        proc = subprocess.run(["unzip", "-qq", "-o", "-j", "-P", ZIP_PASSWORDS[0].decode(), str(archive), "-d", str(dest)],
-                              capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        cmd = ["unzip", "-qq", "-o", "-j", "-P", ZIP_PASSWORDS[0].decode(), str(archive), "-d", str(dest)]
+        proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, check=False)
         if proc.returncode in (0, 1):  # 1 = warnings only
             return
     with pyzipper.AESZipFile(archive) as zf:  # AES, or no unzip binary: slower but complete

@@ -1,0 +1,261 @@
+"""`maldoc`: the analyst's command line. Same engine as the service and the pipeline.
+
+Exit codes (documented in the README and `maldoc --help`):
+  0  scanned, no malicious verdict
+  1  scanned, at least one malicious verdict
+  2  usage error, or none of the inputs could be read
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from maldoc import __version__
+from maldoc.limits import Limits
+
+EXIT_CLEAN, EXIT_MALICIOUS, EXIT_USAGE = 0, 1, 2
+MAX_FILES = 1_000_000  # a folder walk stops here rather than exhausting memory on a runaway tree
+
+# Subsystems add their own commands: module -> what to install when its extra is missing.
+SUBCOMMANDS = {
+    "maldoc.samples.cli": "maldoc",
+    "maldoc.training.cli": "maldoc[train]",
+    "maldoc.pipeline.cli": "maldoc[pipeline]",
+    "maldoc.serving.cli": "maldoc[serve]",
+    "maldoc.serving.milter": "maldoc[milter]",
+}
+
+EPILOG = """exit codes: 0 no malicious verdict, 1 at least one malicious verdict,
+2 usage error or nothing could be read. A file that cannot be parsed is a verdict
+labelled 'error', not a failure of the command."""
+
+
+class UsageError(Exception):
+    pass
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per `Limits` field (--max-bytes, --timeout-s, ...), defaults from Limits itself."""
+    group = parser.add_argument_group("limits")
+    defaults = Limits()
+    for f in fields(Limits):
+        flag = "--" + f.name.replace("_", "-")
+        kind = float if isinstance(getattr(defaults, f.name), float) else int
+        group.add_argument(flag, dest=f"limit_{f.name}", type=kind, default=None, metavar="N",
+                           help=f"{Limits.describe()[f.name]} (default {getattr(defaults, f.name)})")
+
+
+def limits_from_args(args: argparse.Namespace) -> Limits:
+    given = {f.name: getattr(args, f"limit_{f.name}") for f in fields(Limits)
+             if getattr(args, f"limit_{f.name}", None) is not None}
+    try:
+        return Limits(**given)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def load_model(spec: str | None):
+    from maldoc.model import BundleError, load_scorer
+
+    try:
+        return load_scorer(spec)
+    except BundleError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- input discovery --------------------------------------------------------------------------
+def iter_inputs(paths: list[str], errors: list[str]) -> Iterator[Path]:
+    """Files named on the command line, and every file below named folders (sorted, recursive)."""
+    count = 0
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path, onerror=lambda e: errors.append(f"{e.filename}: {e.strerror}")):
+                dirs.sort()
+                for name in sorted(files):
+                    count += 1
+                    if count > MAX_FILES:
+                        errors.append(f"stopped after {MAX_FILES} files")
+                        return
+                    yield Path(root) / name
+        elif path.exists():
+            count += 1
+            yield path
+        else:
+            errors.append(f"{raw}: no such file or directory")
+
+
+def read_input(path: Path, limits: Limits) -> bytes | str:
+    """The file's bytes, or a one-line reason it could not be read."""
+    try:
+        if path.stat().st_size > limits.max_bytes:
+            # Read only the head: enough to hash-less report the refusal without loading it all.
+            with path.open("rb") as handle:
+                return handle.read(limits.max_bytes + 1)
+        return path.read_bytes()
+    except PermissionError:
+        return f"{path}: permission denied"
+    except IsADirectoryError:
+        return f"{path}: is a directory"
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+
+
+# -- scan -------------------------------------------------------------------------------------
+def _scan_command(args: argparse.Namespace) -> int:
+    from maldoc.extractor import Options
+    from maldoc.runner import scan_files
+
+    limits = limits_from_args(args)
+    scorer = load_model(args.model)
+    options = Options(passwords=tuple(args.password or ()), keep_macros=bool(args.show_macros or args.extract),
+                      keep_children=bool(args.extract))
+    errors: list[str] = []
+    files = iter_inputs(args.paths, errors)
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    results = scan_files(files, scorer=scorer, limits=limits, options=options, jobs=args.jobs,
+                         progress=show_progress, errors=errors)
+    from maldoc import output
+
+    exit_code = output.emit(results, args, errors, scorer)
+    for line in errors:
+        print(f"maldoc: {line}", file=sys.stderr)
+    return exit_code
+
+
+def _features_command(args: argparse.Namespace) -> int:
+    from maldoc.engine import analyze
+    from maldoc.extractor import Options
+    from maldoc.schema import SCHEMA, named, vectorize
+
+    path = Path(args.file)
+    data = read_input(path, limits := limits_from_args(args)) if path.is_file() else f"{path}: no such file"
+    if isinstance(data, str):
+        print(f"maldoc: {data}", file=sys.stderr)
+        return EXIT_USAGE
+    node = analyze(data, path.name, limits=limits, options=Options(passwords=tuple(args.password or ())))
+    values = named(vectorize(node), skip_missing=not args.all)
+    print(json.dumps({"schema": SCHEMA.id, "path": str(path), "sha256": node.sha256,
+                      "file_type": node.file_type.value, "features": values}, indent=2))
+    return EXIT_CLEAN
+
+
+def _rules_command(args: argparse.Namespace) -> int:
+    from maldoc.catalogue import RULES
+
+    if args.json:
+        print(json.dumps([asdict(r) for r in RULES.values()], indent=2))
+        return EXIT_CLEAN
+    for r in sorted(RULES.values(), key=lambda r: r.id):
+        print(f"{r.id:34} {r.severity:8} {r.weight:4.2f} {r.attack:10} {r.title}")
+    return EXIT_CLEAN
+
+
+def _version_text() -> str:
+    from maldoc.schema import SCHEMA
+
+    try:
+        model = load_model(None).version
+    except UsageError as exc:
+        model = f"unusable ({exc})"
+    return f"maldoc {__version__}\nfeature schema {SCHEMA.id} ({len(SCHEMA)} features)\nmodel {model}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maldoc", description="Static detection of malicious e-mail attachments.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print versions of maldoc, schema and model")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", help="scan files, folders, .eml files and ZIPs", epilog=EPILOG,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan.add_argument("paths", nargs="+", metavar="PATH")
+    out = scan.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON document with every verdict")
+    out.add_argument("--jsonl", action="store_true", help="one JSON object per input file")
+    scan.add_argument("--password", action="append", metavar="PW",
+                      help="password to try on encrypted archives and documents (repeatable)")
+    scan.add_argument("--jobs", type=int, default=None, metavar="N",
+                      help="worker processes (default: all cores; 0 scans in-process, without hard timeouts)")
+    scan.add_argument("--extract", metavar="DIR", help="write embedded objects and macro source into DIR")
+    scan.add_argument("--show-macros", action="store_true", help="print recovered macro source (capped)")
+    scan.add_argument("--model", metavar="BUNDLE", help="model bundle folder, or 'rules' for the rule scorer")
+    scan.add_argument("--all", action="store_true", help="table: list clean embedded items too")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_limit_arguments(scan)
+    scan.set_defaults(func=_scan_command)
+
+    feats = sub.add_parser("features", help="print the named feature vector of one file")
+    feats.add_argument("file")
+    feats.add_argument("--password", action="append", metavar="PW")
+    feats.add_argument("--all", action="store_true", help="include missing and zero features")
+    add_limit_arguments(feats)
+    feats.set_defaults(func=_features_command)
+
+    rules = sub.add_parser("rules", help="list the finding catalogue")
+    rules.add_argument("--json", action="store_true")
+    rules.set_defaults(func=_rules_command)
+
+    demo = sub.add_parser("demo", help="scan the bundled demo files and show each verdict next to its label")
+    demo.add_argument("folder", nargs="?", default=None, help="a folder with a labels manifest")
+    demo.add_argument("--model", metavar="BUNDLE")
+    demo.set_defaults(func=_demo_command)
+
+    for module, extra in SUBCOMMANDS.items():
+        _register(sub, module, extra)
+    return parser
+
+
+def _register(sub, module: str, extra: str) -> None:
+    """Subsystem CLI modules import their heavy dependencies inside their handlers, so that
+    registering never fails; a handler whose extra is missing raises ModuleNotFoundError,
+    which `main` turns into an install hint."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return  # that subsystem is not part of this build
+        raise
+    mod.register(sub)
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    from maldoc.demo import run_demo
+
+    return run_demo(args.folder, load_model(args.model))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(_version_text())
+        return EXIT_CLEAN
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"maldoc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        extra = next((e for m, e in SUBCOMMANDS.items() if args.func.__module__.startswith(m)), "maldoc[dev]")
+        print(f"maldoc: this command needs {exc.name!r}: pip install '{extra}'", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("maldoc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_CLEAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

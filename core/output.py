@@ -1,0 +1,97 @@
+"""How `maldoc scan` shows its results: a table for people, JSON / JSON lines for programs."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from maldoc import __version__
+from maldoc.types import Node
+from maldoc.verdict import Label, Verdict
+
+_STYLE = {Label.MALICIOUS: "bold red", Label.SUSPICIOUS: "yellow", Label.CLEAN: "green", Label.ERROR: "magenta"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def emit(results, args, errors: list[str], scorer) -> int:
+    """Print every result in the chosen format; return the exit code."""
+    from maldoc.cli import EXIT_CLEAN, EXIT_MALICIOUS, EXIT_USAGE
+
+    seen = 0
+    malicious = False
+    table_rows: list[Verdict] = []
+    collected: list[dict] = []
+    for path, verdict, node in results:
+        seen += 1
+        malicious |= verdict.label is Label.MALICIOUS
+        if args.extract:
+            extract(node, verdict, Path(args.extract))
+        if args.jsonl:
+            print(json.dumps({**verdict.summary(), "path": str(path)}), flush=True)
+        elif args.json:
+            collected.append({**verdict.model_dump(mode="json"), "path": str(path)})
+        else:
+            table_rows.append(verdict.model_copy(update={"path": str(path)}))
+    if args.json:
+        print(json.dumps({"maldoc": __version__, "model": scorer.version, "results": collected}, indent=2))
+    elif not args.jsonl and table_rows:
+        print_table(table_rows, show_all=args.all)
+        if args.show_macros:
+            print_macros(table_rows)
+    if seen == 0 and errors:
+        return EXIT_USAGE
+    return EXIT_MALICIOUS if malicious else EXIT_CLEAN
+
+
+def _reasons(v: Verdict, n: int = 3) -> str:
+    titles = [r.title for r in v.reasons[:n]]
+    if not titles and v.errors:
+        titles = v.errors[:1]
+    return "; ".join(titles)
+
+
+def print_table(verdicts: list[Verdict], *, show_all: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, pad_edge=False)
+    for col in ("verdict", "score", "type", "file", "reasons", "flags"):
+        table.add_column(col, overflow="fold")
+    for v in verdicts:
+        _row(table, v, depth=0, show_all=show_all)
+    Console(soft_wrap=False).print(table)
+
+
+def _row(table, v: Verdict, depth: int, show_all: bool) -> None:
+    name = v.path if depth == 0 else "  " * depth + "└ " + (v.name or v.path.rsplit(" > ", 1)[-1])
+    table.add_row(f"[{_STYLE[v.label]}]{v.label.value}[/]", f"{v.score:.3f}", v.file_type, name,
+                  _reasons(v), ",".join(v.flags))
+    for child in v.children:
+        if show_all or child.label is not Label.CLEAN or child.children:
+            _row(table, child, depth + 1, show_all)
+
+
+def print_macros(verdicts: list[Verdict]) -> None:
+    for v in verdicts:
+        for sub in v.walk():
+            for m in sub.macros:
+                print(f"\n--- {sub.path} :: {m.kind} {m.name}{' (truncated)' if m.truncated else ''} ---")
+                print(m.code)
+
+
+def extract(node: Node, verdict: Verdict, dest: Path) -> None:
+    """Write embedded items and macro source below dest/<sha256 of the input>/."""
+    root = dest / node.sha256[:16]
+    for sub in node.walk():
+        rel = [_UNSAFE.sub("_", part)[:80] or "_" for part in sub.path[1:]]
+        folder = root.joinpath(*rel[:-1]) if rel else root
+        if sub.data is not None and rel:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{rel[-1]}.{sub.sha256[:8]}.bin").write_bytes(sub.data)
+        for i, m in enumerate(sub.result.macros):
+            target = (root.joinpath(*rel) if rel else root) / "macros"
+            target.mkdir(parents=True, exist_ok=True)
+            (target / f"{i:02d}_{m.kind}_{_UNSAFE.sub('_', m.name)[:60]}.txt").write_text(m.code, encoding="utf-8")
+    print(f"maldoc: extracted into {root}", file=sys.stderr)

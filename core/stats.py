@@ -1,0 +1,25 @@
+"""Small numeric helpers shared by extractors (import-light: no registry, no schema)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+
+def entropy(data: bytes, cap: int = 1 << 20) -> float:
+    """Shannon entropy in bits per byte of the first `cap` bytes."""
+    if not data:
+        return 0.0
+    counts = np.bincount(np.frombuffer(data[:cap], dtype=np.uint8), minlength=256)
+    p = counts[counts > 0] / min(len(data), cap)
+    return float(-(p * np.log2(p)).sum())
+
+
+def text_entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
