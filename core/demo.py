@@ -17,9 +17,10 @@ def demo_folder() -> Path:
 
 
 def run_demo(folder: str | None, scorer) -> int:
-    from maldoc.training.corpus import Corpus, CorpusError
     from rich.console import Console
     from rich.table import Table
+
+    from maldoc.training.corpus import Corpus, CorpusError
 
     root = Path(folder) if folder else demo_folder()
     try:

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
 from maldoc import catalogue
 from maldoc.schema import SCHEMA, Schema, vectorize
 from maldoc.types import Node

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 
 import pebble
+
 from maldoc.engine import analyze, failed_node
 from maldoc.extractor import Options
 from maldoc.limits import Limits, MiB

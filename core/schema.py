@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
 from maldoc import catalogue
 from maldoc.extractor import registry
 from maldoc.stats import entropy  # noqa: F401  (re-exported for callers of the schema)

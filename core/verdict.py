@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from maldoc import catalogue
 from pydantic import BaseModel, Field
+
+from maldoc import catalogue
 
 MAX_URLS = 50  # URLs listed per node; the features count them all
 
