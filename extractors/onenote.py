@@ -17,9 +17,9 @@ import math
 import os
 import re
 
-from maldoc.engine import risky_name
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _mail_sniff as sniff
+from maldoc.filetype import risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 FDSO_GUID = bytes.fromhex("e716e3bd65261145a4c48d4d0b7a9eac")  # {BDE316E7-2665-4511-A4C4-8D4D0B7A9EAC}
