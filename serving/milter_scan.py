@@ -1,0 +1,140 @@
+"""The milter's two ways to get a verdict for a raw message: in-process workers, or the REST service.
+
+Both answer an `Outcome` and never raise: whatever goes wrong (a crashed worker, a timeout, a
+refused connection, a 503 from a busy service) becomes `Outcome(label="error", error=...)`, and
+the policy's fail-open / fail-closed setting decides what happens to the mail.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import threading
+import urllib.error
+import urllib.request
+from typing import Protocol
+
+from maldoc.limits import Limits
+from maldoc.serving.milter_policy import Outcome, clean_text
+from maldoc.verdict import Verdict
+
+MESSAGE_NAME = "message.eml"  # the root of every container path in the verdict
+GRACE_S = 5.0  # on top of the pool's own hard timeout: queueing, worker start, scoring
+EMAIL_ENDPOINT = "/v1/scan/email"
+
+
+class Scanner(Protocol):
+    def scan(self, raw: bytes) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def _where(path: str) -> str:
+    parts = [p for p in path.split(" > ") if p]
+    if parts and parts[0] == MESSAGE_NAME:
+        parts = parts[1:]
+    return " > ".join(parts) or "message"
+
+
+def outcome_from_verdict(verdict: Verdict) -> Outcome:
+    """The message-level label and score, and the one reason a person should read first: the top
+    reason of the part that scored highest on its own."""
+    worst = max(verdict.walk(), key=lambda v: v.own_score)
+    reason = worst.reasons[0].title if worst.reasons else ""
+    error = ""
+    if verdict.label == "error":
+        messages = [e for v in verdict.walk() for e in v.errors]
+        error = clean_text("; ".join(messages) or "analysis incomplete")
+    return Outcome(label=verdict.label.value, score=verdict.score, reason=reason,
+                   where=_where(worst.path) if reason else "", error=error,
+                   threshold=verdict.threshold, suspicious_threshold=verdict.suspicious_threshold,
+                   model_version=verdict.model_version, sha256=verdict.sha256)
+
+
+def outcome_from_json(doc: object) -> Outcome:
+    """A REST answer: a Verdict document, or one wrapped as {"verdict": ...} / {"message": ...}."""
+    candidates = [doc]
+    if isinstance(doc, dict):
+        candidates += [doc[k] for k in ("verdict", "message", "result") if isinstance(doc.get(k), dict)]
+    for candidate in candidates:
+        try:
+            return outcome_from_verdict(Verdict.model_validate(candidate))
+        except ValueError:
+            continue
+    for candidate in candidates:  # a leaner shape (summary()): label and score are all the policy needs
+        if isinstance(candidate, dict) and isinstance(candidate.get("label"), str) \
+                and isinstance(candidate.get("score"), int | float):
+            label = candidate["label"]
+            if label not in ("malicious", "suspicious", "clean", "error"):
+                break
+            reasons = candidate.get("reasons") or []
+            first = reasons[0] if reasons else ""
+            reason = first.get("title", "") if isinstance(first, dict) else str(first)
+            return Outcome(label=label, score=min(max(float(candidate["score"]), 0.0), 1.0), reason=reason,
+                           error="service reported an error" if label == "error" else "")
+    return Outcome(label="error", error="unexpected answer from the scanning service")
+
+
+class InProcessScanner:
+    """Analysis in a `ScanPool` worker (hard timeout, crash isolation), scoring in this process."""
+
+    def __init__(self, scorer, limits: Limits, jobs: int | None = None, pool=None) -> None:
+        from maldoc.pool import ScanPool
+
+        self.scorer = scorer
+        self.limits = limits
+        self.pool = pool if pool is not None else ScanPool(jobs, limits=limits)
+        self._score_lock = threading.Lock()  # one scorer shared by libmilter's per-connection threads
+
+    def warm_up(self) -> None:
+        """Start the workers now, from the main thread: before libmilter blocks signals in its
+        threads (a worker forked later would inherit that mask) and before the first mail waits."""
+        self.pool.submit(b"", "warm-up").result(timeout=120)
+
+    def scan(self, raw: bytes) -> Outcome:
+        from maldoc.scoring import build_verdict
+
+        try:
+            node = self.pool.submit(raw, MESSAGE_NAME).result(timeout=self.limits.timeout_s + GRACE_S)
+            with self._score_lock:
+                verdict = build_verdict(node, self.scorer)
+        except cf.TimeoutError:
+            return Outcome(label="error", error=f"scan did not finish within {self.limits.timeout_s:g} s")
+        except Exception as exc:  # any failure is one message's error, never the milter's
+            return Outcome(label="error", error=clean_text(f"{type(exc).__name__}: {exc}"))
+        return outcome_from_verdict(verdict)
+
+    def close(self) -> None:
+        self.pool.terminate()
+
+
+class RestScanner:
+    """POST the raw message to the maldoc service's e-mail endpoint."""
+
+    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 30.0) -> None:
+        self.endpoint = url.rstrip("/") + EMAIL_ENDPOINT
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        # An internal service: never route it through a proxy picked up from the environment.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def scan(self, raw: bytes) -> Outcome:
+        headers = {"Content-Type": "message/rfc822", "Accept": "application/json"}
+        if self.api_key:
+            headers["X-API-Key"] = self.api_key
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.endpoint, data=raw, headers=headers, method="POST")
+        try:
+            with self._opener.open(request, timeout=self.timeout_s) as response:
+                doc = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return Outcome(label="error", error=f"scanning service answered HTTP {exc.code}")
+        except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
+            reason = getattr(exc, "reason", exc)
+            return Outcome(label="error", error=clean_text(f"scanning service unreachable: {reason}"))
+        except ValueError:
+            return Outcome(label="error", error="scanning service answered something other than JSON")
+        return outcome_from_json(doc)
+
+    def close(self) -> None:
+        pass
