@@ -46,7 +46,6 @@ class MaldocMilter(Milter.Base):
         self._body.append(chunk)
 
     # -- callbacks ------------------------------------------------------------------------
-    @Milter.noreply
     def envfrom(self, mailfrom, *params):
         self._reset()  # a connection can carry several messages
         return Milter.CONTINUE

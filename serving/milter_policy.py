@@ -101,6 +101,17 @@ def relabel(outcome: Outcome, policy: Policy) -> str:
     return "clean"
 
 
+def _problem(outcome: Outcome) -> str:
+    """The kind of failure, for the recipient's header; the details (paths, exceptions) go to the log."""
+    if outcome.oversize:
+        return "message larger than the scan limit"
+    if any(w in outcome.error for w in ("timed out", "timeout", "did not finish", "time budget")):
+        return "scan timed out"
+    if "service" in outcome.error:
+        return "scanning service unavailable"
+    return "scan failed"
+
+
 def _because(outcome: Outcome) -> str:
     parts = [p for p in (outcome.reason, outcome.where and f"in {outcome.where}") if p]
     return clean_text(" ".join(parts)) if parts else ""
@@ -112,8 +123,7 @@ def decide(outcome: Outcome, policy: Policy) -> Decision:
     because = _because(outcome)
 
     if label == "error":
-        problem = clean_text("message larger than the scan limit" if outcome.oversize
-                             else outcome.error or "scan failed")
+        problem = _problem(outcome)
         if policy.fail_open:
             return Decision(Action.TAG, label, {**headers, HEADER_REASON: f"not scanned: {problem}"})
         if outcome.oversize:  # retrying cannot help: refuse permanently, with the size status code
