@@ -52,7 +52,13 @@ def outcome_from_verdict(verdict: Verdict) -> Outcome:
 
 
 def outcome_from_json(doc: object) -> Outcome:
-    """A REST answer: a Verdict document, or one wrapped as {"verdict": ...} / {"message": ...}."""
+    """A REST answer: the service's ScanResponse ({"decision", "failure", "verdict": {...}, ...}),
+    or a bare Verdict document. A reported failure is an error here, whatever `decision` the
+    service's own fail mode chose: the milter applies its own fail-open / fail-closed setting."""
+    if isinstance(doc, dict) and doc.get("failure"):
+        score = doc.get("score")
+        return Outcome(label="error", score=float(score) if isinstance(score, int | float) else 0.0,
+                       error=clean_text(f"scanning service reported {doc['failure']}"))
     candidates = [doc]
     if isinstance(doc, dict):
         candidates += [doc[k] for k in ("verdict", "message", "result") if isinstance(doc.get(k), dict)]
