@@ -163,3 +163,29 @@ def shared_corpus() -> Path | None:
         if (candidate / "manifest.csv").is_file():
             return candidate
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """A labelled file held in memory (synthetic samples): the `Item` interface without a disk file."""
+
+    data: bytes = field(repr=False)
+    label: str
+    name: str = ""
+    meta: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.name)
+
+    @property
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.data).hexdigest()
+
+    def read(self) -> bytes:
+        return self.data
+
+    def get(self, column: str, default: str = "") -> str:
+        return self.meta.get(column, default)

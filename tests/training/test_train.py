@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+from maldoc.model import BundleError, ModelBundle
+from maldoc.schema import SCHEMA
+from maldoc.training.card import model_card
+from maldoc.training.evaluate import evaluate_bundle
+from maldoc.training.features import FeatureTable
+from maldoc.training.report import write_report
+from maldoc.training.train import TrainParams, train_bundle
+
+FAST = TrainParams(n_splits=3, max_rounds=60, early_stopping=10, baselines=("rules", "logistic"), loco=False,
+                   threads=1)
+
+
+@pytest.fixture(scope="module")
+def trained(table_factory):
+    table = table_factory(seed=3)
+    table.meta.loc[:9, "synthetic"] = True
+    table.meta.loc[:9, "source_repo"] = "synthetic"
+    bundle, report = train_bundle(table, FAST, log=lambda _m: None)
+    return table, bundle, report
+
+
+def test_cross_validated_model_learns_the_signal(trained):
+    table, bundle, report = trained
+    oof = report["oof"]
+    assert report["models"]["lightgbm"]["roc_auc"] > 0.9
+    assert set(report["models"]) == {"lightgbm", "rules", "logistic"}
+    assert not oof["label"].eq("malformed").any()  # robustness rows never enter a figure
+    assert not oof["synthetic"].any()  # synthetic rows train but are never scored
+    assert len(oof) == len(table.labelled()) - 10
+    assert set(report["folds"]) == {"0", "1", "2"}
+    t = bundle.meta["thresholds"]
+    assert t["suspicious"] <= t["malicious"]
+    neg = oof.loc[oof["y"] == 0, "score_lightgbm"]
+    assert (neg >= t["malicious"]).sum() <= FAST.target_fpr * len(neg)
+
+
+def test_bundle_round_trip_and_schema_refusal(trained, tmp_path):
+    table, bundle, report = trained
+    folder = bundle.save(tmp_path / "b", card=model_card(bundle.meta, report))
+    loaded = ModelBundle.load(folder)
+    np.testing.assert_allclose(loaded.predict_rows(table.X[:20]), bundle.predict_rows(table.X[:20]))
+    assert loaded.threshold == bundle.threshold
+    meta = json.loads((folder / "bundle.json").read_text())
+    assert meta["training_data"]["data_sha256"] and meta["libraries"]["lightgbm"]
+    assert "| fold |" in (folder / "MODEL_CARD.md").read_text()
+    meta["schema_hash"] = "0" * 16
+    (folder / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="feature schema"):
+        ModelBundle.load(folder)
+
+
+def test_report_files_written(trained, tmp_path):
+    _table, _bundle, report = trained
+    paths = write_report(report, tmp_path / "r")
+    for key in ("metrics", "markdown", "html", "roc", "pr", "calibration", "importance", "scores"):
+        assert paths[key].is_file() and paths[key].stat().st_size > 0, key
+    text = paths["markdown"].read_text()
+    assert "ROC AUC" in text and "per format" in text and "Misclassified" in text
+    assert json.loads(paths["metrics"].read_text())["models"]["lightgbm"]["roc_auc"] > 0.9
+
+
+def test_evaluate_bundle_on_a_table(trained, tmp_path):
+    table, bundle, _report = trained
+    result = evaluate_bundle(bundle, table)
+    assert set(result["models"]) == {"lightgbm", "rules"}
+    assert result["models"]["lightgbm"]["n"] == len(table.labelled())
+    assert "ole" in result["by_format"]
+    paths = write_report(result, tmp_path / "e")
+    assert paths["roc"].is_file()
+
+
+def test_table_with_another_schema_is_refused(small_table):
+    stale = FeatureTable(small_table.meta, small_table.X[:, :-1], SCHEMA.names[:-1])
+    with pytest.raises(ValueError, match="schema"):
+        stale.check_schema()

@@ -1,0 +1,165 @@
+"""Metrics of scores against labels, and evaluation of a saved bundle on a feature table.
+
+    pick_threshold(scores, y, target_fpr) -> float
+    tpr_at_fpr(scores, y, fpr) -> float
+    binary_metrics(y, scores, threshold) -> dict
+    breakdown(meta, y, scores, threshold, by) -> dict[value, dict]
+    verdict_scores(predict, table, idx=None) -> np.ndarray
+    evaluate_bundle(bundle, table) -> dict              (metrics, breakdowns, misclassified, rules baseline)
+
+Scores follow what a verdict does (`maldoc.scoring.build_verdict`): a file scores the maximum
+over itself and every embedded item it carries, so an e-mail whose attachment is malicious is
+malicious. `malformed` rows never enter a figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+REPORTED_FPRS = (0.01, 0.005, 0.001)
+RULE_THRESHOLD = 0.7  # the rule scorer's malicious threshold (maldoc.scoring.RuleScorer)
+
+
+def pick_threshold(scores: np.ndarray, y: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold at which at most `target_fpr` of the negatives score >= it."""
+    neg = np.sort(np.asarray(scores, float)[np.asarray(y) == 0])[::-1]
+    if len(neg) == 0:
+        return 0.5
+    allowed = math.floor(target_fpr * len(neg) + 1e-9)
+    if allowed >= len(neg):
+        return float(neg[-1])
+    # just above the (allowed+1)-th highest negative: ties at that score all stay below
+    return float(min(1.0, np.nextafter(neg[allowed], np.inf)))
+
+
+def tpr_at_fpr(scores: np.ndarray, y: np.ndarray, fpr: float) -> float:
+    """Share of positives caught at the threshold `pick_threshold` gives for `fpr`."""
+    y = np.asarray(y)
+    if not (y == 1).any():
+        return math.nan
+    t = pick_threshold(scores, y, fpr)
+    return float((np.asarray(scores)[y == 1] >= t).mean())
+
+
+def binary_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y).astype(int)
+    scores = np.asarray(scores, float)
+    pred = scores >= threshold
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    fn = int((~pred & (y == 1)).sum())
+    tn = int((~pred & (y == 0)).sum())
+    both = len(np.unique(y)) == 2
+    out = {
+        "n": len(y), "positives": int(y.sum()), "negatives": int((y == 0).sum()), "threshold": float(threshold),
+        "roc_auc": float(roc_auc_score(y, scores)) if both else math.nan,
+        "pr_auc": float(average_precision_score(y, scores)) if both else math.nan,
+        "brier": float(brier_score_loss(y, np.clip(scores, 0, 1))) if len(y) else math.nan,
+        "tpr": tp / (tp + fn) if tp + fn else math.nan,
+        "fpr": fp / (fp + tn) if fp + tn else math.nan,
+        "precision": tp / (tp + fp) if tp + fp else math.nan,
+        "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
+    }
+    for f in REPORTED_FPRS:
+        out[f"tpr_at_fpr_{f:g}"] = tpr_at_fpr(scores, y, f) if both else math.nan
+    return out
+
+
+def breakdown(meta: pd.DataFrame, y: np.ndarray, scores: np.ndarray, threshold: float, by: str) -> dict:
+    """Metrics per value of a meta column (format, source_repo, fold)."""
+    out = {}
+    values = meta[by].fillna("").astype(str).to_numpy()
+    for value in sorted(set(values)):
+        mask = values == value
+        out[value] = binary_metrics(y[mask], scores[mask], threshold)
+    return out
+
+
+def calibration(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict:
+    """Reliability curve: mean predicted score against observed malicious share, per score bin."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    rows = [{"bin": i, "mean_score": float(scores[which == i].mean()), "observed": float(y[which == i].mean()),
+             "n": int((which == i).sum())} for i in range(bins) if (which == i).any()]
+    ece = sum(r["n"] * abs(r["mean_score"] - r["observed"]) for r in rows) / max(1, len(y))
+    return {"bins": rows, "ece": float(ece)}
+
+
+def verdict_scores(predict: Callable[[np.ndarray], np.ndarray], table, idx: np.ndarray | None = None) -> np.ndarray:
+    """Per file, the max of `predict` over its root vector and every descendant's vector."""
+    idx = np.arange(len(table)) if idx is None else np.asarray(idx)
+    scores = np.asarray(predict(table.X[idx]), float)
+    if len(table.sub_owner):
+        pos = np.full(len(table), -1)
+        pos[idx] = np.arange(len(idx))
+        keep = pos[table.sub_owner] >= 0
+        if keep.any():
+            sub = np.asarray(predict(table.sub_X[keep]), float)
+            np.maximum.at(scores, pos[table.sub_owner[keep]], sub)
+    return scores
+
+
+def top_reasons(bundle, rows: np.ndarray, top: int = 3) -> list[str]:
+    """The model's top reasons per row, as people read them (LightGBM pred_contrib)."""
+    if not len(rows):
+        return []
+    contrib = bundle.booster.predict(rows, pred_contrib=True, num_threads=1)
+    return ["; ".join(r.title for r in bundle.reasons(row, c[:-1], top)) for row, c in zip(rows, contrib, strict=True)]
+
+
+def misclassified(meta: pd.DataFrame, y: np.ndarray, scores: np.ndarray, threshold: float,
+                  reasons: list[str] | None = None, limit: int = 60) -> list[dict]:
+    wrong = np.flatnonzero((scores >= threshold) != (y == 1))
+    wrong = wrong[np.argsort(-np.abs(scores[wrong] - threshold))][:limit]
+    cols = [c for c in ("sha256", "label", "format", "source_repo", "source_path", "family_or_note", "flags",
+                        "findings") if c in meta]
+    out = []
+    for i in wrong:
+        rec = {c: str(meta[c].iloc[i]) for c in cols}
+        rec["score"] = round(float(scores[i]), 4)
+        rec["error"] = "false positive" if y[i] == 0 else "false negative"
+        if reasons is not None:
+            rec["reasons"] = reasons[i]
+        out.append(rec)
+    return out
+
+
+def evaluate_bundle(bundle, table) -> dict:
+    """A saved bundle scored on a labelled table at its own thresholds, next to the rule scorer."""
+    table.check_schema()
+    idx = table.labelled()
+    sub = table.subset(idx)
+    y = sub.y
+    scores = verdict_scores(bundle.predict_rows, sub)
+    t = bundle.threshold
+    rules = sub.meta["rule_score"].to_numpy(float)
+    result = {
+        "bundle": {"version": bundle.version, "thresholds": bundle.meta.get("thresholds", {}),
+                   "schema_id": bundle.meta.get("schema_id")},
+        "data": sub.summary(),
+        "models": {"lightgbm": binary_metrics(y, scores, t), "rules": binary_metrics(y, rules, RULE_THRESHOLD)},
+        "by_format": breakdown(sub.meta, y, scores, t, "format"),
+        "by_source": breakdown(sub.meta, y, scores, t, "source_repo"),
+        "calibration": calibration(y, scores),
+        "misclassified": misclassified(sub.meta, y, scores, t, top_reasons(bundle, sub.X)),
+        "failed_files": failed_files(table.meta),
+    }
+    result["scores"] = pd.DataFrame({"sha256": sub.meta["sha256"], "label": sub.meta["label"], "y": y,
+                                     "format": sub.meta["format"], "lightgbm": scores, "rules": rules})
+    return result
+
+
+def failed_files(meta: pd.DataFrame) -> dict:
+    """How many files carry each failure flag, malformed inputs included (robustness)."""
+    counts: dict[str, int] = {}
+    for flags in meta["flags"].fillna(""):
+        for f in filter(None, flags.split(",")):
+            if f in ("timed_out", "worker_died", "parse_error", "limit_exceeded", "truncated", "encrypted"):
+                counts[f] = counts.get(f, 0) + 1
+    return counts

@@ -1,0 +1,269 @@
+"""Train the LightGBM model, cross-validate it against the baselines, and build the bundle.
+
+    TrainParams(...)                                        every knob, with defaults
+    fit_lightgbm(table, rows, params) -> lightgbm.Booster   early stopping on a grouped validation split
+    cross_validate(table, params) -> dict                   out-of-fold scores of every model, per fold
+    leave_one_source_out(table, params) -> dict             each collection scored by a model that never saw it
+    train_bundle(table, params) -> (ModelBundle, report)    CV, threshold at the target FPR, final fit
+
+The operating point comes from the pooled out-of-fold scores (in-sample scores are too confident
+to set a 0.1 % false-positive threshold): `malicious` at `target_fpr`, `suspicious` at
+`suspicious_fpr`. Synthetic rows (meta `synthetic`) always train and never count in a figure,
+so every fold learns every format even when one collection holds all of a format's malware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata as md
+import math
+import platform
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from maldoc.model import ModelBundle
+from maldoc.schema import SCHEMA
+from maldoc.training.baselines import BASELINES, fit_baseline
+from maldoc.training.evaluate import (
+    RULE_THRESHOLD,
+    binary_metrics,
+    breakdown,
+    calibration,
+    misclassified,
+    pick_threshold,
+    top_reasons,
+    verdict_scores,
+)
+from maldoc.training.features import FeatureTable
+from maldoc.training.splits import default_group_by, grouped_folds, holdout, leak_groups
+
+MIN_EARLY_STOPPING = 60  # fewer training rows: fixed rounds, a validation part would be noise
+
+
+@dataclass
+class TrainParams:
+    target_fpr: float = 0.001
+    suspicious_fpr: float = 0.01
+    n_splits: int = 5
+    group_by: str | None = None  # None: source_repo+campaign(family_or_note) when the manifest has them
+    seed: int = 0
+    threads: int = 2
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 5
+    feature_fraction: float = 0.7
+    max_rounds: int = 1500
+    early_stopping: int = 100
+    val_frac: float = 0.15
+    baselines: tuple[str, ...] = ("rules", *BASELINES)
+    loco: bool = True  # also leave one collection out (LightGBM only)
+    version: str = ""
+
+    def lgb_params(self) -> dict:
+        return {"objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                "min_child_samples": self.min_child_samples, "feature_fraction": self.feature_fraction,
+                "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
+                "num_threads": self.threads, "seed": self.seed, "deterministic": True,
+                "feature_pre_filter": False}
+
+
+def _real_and_synthetic(table: FeatureTable) -> tuple[np.ndarray, np.ndarray]:
+    lab = table.labelled()
+    synthetic = table.meta["synthetic"].astype(bool).to_numpy() if "synthetic" in table.meta else \
+        np.zeros(len(table), bool)
+    return lab[~synthetic[lab]], lab[synthetic[lab]]
+
+
+def fit_lightgbm(table: FeatureTable, rows: np.ndarray, params: TrainParams):
+    """A booster on `rows`, stopped early on a grouped, stratified validation part of them."""
+    import lightgbm as lgb
+
+    rows = np.asarray(rows)
+    meta = table.meta.iloc[rows].reset_index(drop=True)
+    y = table.y[rows]
+    groups = leak_groups(meta, "sha256", split_large=False)  # validation only needs files and mails apart
+    try:
+        fit, val = holdout(meta, groups, params.val_frac, params.seed)
+    except ValueError:
+        fit, val = np.arange(len(rows)), np.array([], dtype=int)
+    if len(rows) < MIN_EARLY_STOPPING or len(np.unique(y[val])) < 2 or len(np.unique(y[fit])) < 2:
+        fit, val = np.arange(len(rows)), np.array([], dtype=int)
+    train_set = lgb.Dataset(table.X[rows[fit]], y[fit], feature_name=_lgb_names(table), free_raw_data=True)
+    kwargs = {}
+    if len(val):
+        valid = lgb.Dataset(table.X[rows[val]], y[val], reference=train_set)
+        kwargs = {"valid_sets": [valid], "callbacks": [lgb.early_stopping(params.early_stopping, verbose=False)]}
+    booster = lgb.train(params.lgb_params(), train_set, num_boost_round=params.max_rounds, **kwargs)
+    if len(val) and booster.best_iteration > 0:
+        booster = _refit_rounds(booster, table, rows, y, params)
+    return booster
+
+
+def _refit_rounds(booster, table: FeatureTable, rows: np.ndarray, y: np.ndarray, params: TrainParams):
+    """Retrain on all of `rows` for the number of rounds early stopping found (plus a tenth)."""
+    import lightgbm as lgb
+
+    rounds = max(20, int(booster.best_iteration * 1.1))
+    data = lgb.Dataset(table.X[rows], y, feature_name=_lgb_names(table), free_raw_data=True)
+    return lgb.train(params.lgb_params(), data, num_boost_round=rounds)
+
+
+def _lgb_names(table: FeatureTable) -> list[str]:
+    # LightGBM forbids some characters in feature names; the schema keeps the real ones
+    return [f"f{i}" for i in range(len(table.names))]
+
+
+def _predictor(booster):
+    return lambda rows: booster.predict(rows, num_threads=1)
+
+
+def cross_validate(table: FeatureTable, params: TrainParams, *, log=print) -> dict:
+    """Grouped k-fold out-of-fold scores for LightGBM and every baseline, on the same folds."""
+    real, synth = _real_and_synthetic(table)
+    meta = table.meta.iloc[real].reset_index(drop=True)
+    expr = params.group_by or default_group_by(meta)
+    groups = leak_groups(meta, expr, n_splits=params.n_splits)
+    folds = grouped_folds(meta, groups, params.n_splits, params.seed)
+    models = ["lightgbm", *params.baselines]
+    scores = {m: np.full(len(real), np.nan) for m in models}
+    fold_of = np.full(len(real), -1)
+    reasons = [""] * len(real)
+    rounds = []
+    for k, (train, test) in enumerate(folds):
+        fold_of[test] = k
+        train_rows = np.concatenate([real[train], synth])
+        booster = fit_lightgbm(table, train_rows, params)
+        rounds.append(booster.current_iteration())
+        scores["lightgbm"][test] = verdict_scores(_predictor(booster), table, real[test])
+        bundle = ModelBundle(booster=booster)
+        for i, text in zip(test, top_reasons(bundle, table.X[real[test]]), strict=True):
+            reasons[i] = text
+        for name in params.baselines:
+            if name == "rules":
+                scores[name][test] = table.meta["rule_score"].to_numpy(float)[real[test]]
+            else:
+                predict = fit_baseline(name, table.X[train_rows], table.y[train_rows], seed=params.seed,
+                                       threads=params.threads)
+                scores[name][test] = verdict_scores(predict, table, real[test])
+        log(f"fold {k + 1}/{len(folds)}: {len(test)} test files, {len(np.unique(groups[test]))} groups, "
+            f"{booster.current_iteration()} rounds")
+    oof = meta.assign(fold=fold_of, group=groups, y=table.y[real], reasons=reasons,
+                      **{f"score_{m}": s for m, s in scores.items()})
+    return {"oof": oof, "group_by": expr, "n_groups": len(np.unique(groups)), "rounds": rounds,
+            "models": models}
+
+
+def leave_one_source_out(table: FeatureTable, params: TrainParams, threshold: float, *, log=print) -> dict:
+    """Per collection: its files scored by a model trained without it (at the CV threshold)."""
+    real, synth = _real_and_synthetic(table)
+    meta = table.meta.iloc[real].reset_index(drop=True)
+    if "source_repo" not in meta or meta["source_repo"].nunique() < 2:
+        return {}
+    out = {}
+    y = table.y[real]
+    for source in sorted(meta["source_repo"].unique()):
+        test = np.flatnonzero((meta["source_repo"] == source).to_numpy())
+        train = np.setdiff1d(np.arange(len(real)), test)
+        if len(np.unique(y[train])) < 2:
+            continue
+        booster = fit_lightgbm(table, np.concatenate([real[train], synth]), params)
+        s = verdict_scores(_predictor(booster), table, real[test])
+        m = binary_metrics(y[test], s, threshold)
+        out[source] = {"files": len(test), "malicious": int(y[test].sum()), "tpr": m["tpr"], "fpr": m["fpr"],
+                       "roc_auc": m["roc_auc"]}
+        log(f"leave-one-source-out {source}: tpr={m['tpr']:.3f} fpr={m['fpr']:.3f}" if len(test) else source)
+    return out
+
+
+def summarize(cv: dict, threshold: float, suspicious: float) -> dict:
+    """Pooled and per-fold metrics of every model, breakdowns and errors of LightGBM."""
+    oof = cv["oof"]
+    y = oof["y"].to_numpy()
+    lgbm = oof["score_lightgbm"].to_numpy()
+    models = {}
+    for m in cv["models"]:
+        s = oof[f"score_{m}"].to_numpy()
+        t = threshold if m == "lightgbm" else (RULE_THRESHOLD if m == "rules" else 0.5)
+        models[m] = binary_metrics(y, s, t)
+    folds = {}
+    for k in sorted(oof["fold"].unique()):
+        mask = (oof["fold"] == k).to_numpy()
+        f = binary_metrics(y[mask], lgbm[mask], threshold)
+        f["formats"] = sorted(oof.loc[mask, "format"].astype(str).unique())
+        folds[str(k)] = f
+    return {
+        "thresholds": {"malicious": threshold, "suspicious": suspicious},
+        "group_by": cv["group_by"], "n_groups": cv["n_groups"], "rounds": cv["rounds"],
+        "models": models, "folds": folds,
+        "by_format": breakdown(oof, y, lgbm, threshold, "format"),
+        "by_source": breakdown(oof, y, lgbm, threshold, "source_repo") if "source_repo" in oof else {},
+        "calibration": calibration(y, lgbm),
+        "misclassified": misclassified(oof, y, lgbm, threshold, oof["reasons"].tolist()),
+    }
+
+
+def library_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for dist in ("maldoc", "lightgbm", "scikit-learn", "numpy", "pandas", "oletools", "pdfminer.six"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            out[dist] = md.version(dist)
+    return out
+
+
+def _clean(obj):
+    """JSON-safe: NaN becomes None, numpy scalars become Python ones."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    return obj
+
+
+def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=print) -> tuple[ModelBundle, dict]:
+    """Cross-validate, pick the operating point, fit the final model on everything, and bundle it."""
+    params = params or TrainParams()
+    table.check_schema()
+    cv = cross_validate(table, params, log=log)
+    oof = cv["oof"]
+    y, lgbm = oof["y"].to_numpy(), oof["score_lightgbm"].to_numpy()
+    threshold = pick_threshold(lgbm, y, params.target_fpr)
+    suspicious = min(pick_threshold(lgbm, y, params.suspicious_fpr), threshold)
+    report = summarize(cv, threshold, suspicious)
+    if params.loco:
+        report["leave_one_source_out"] = leave_one_source_out(table, params, threshold, log=log)
+    real, synth = _real_and_synthetic(table)
+    booster = fit_lightgbm(table, np.concatenate([real, synth]), params)
+    importance = booster.feature_importance("gain")
+    order = np.argsort(-importance)[:30]
+    report["importance"] = [{"feature": SCHEMA.names[i], "gain": float(importance[i])} for i in order
+                            if importance[i] > 0]
+    summary = table.subset(table.labelled()).summary()
+    summary["synthetic_files"] = len(synth)
+    version = params.version or f"{dt.date.today():%Y%m%d}-{SCHEMA.hash[:8]}-{summary['data_sha256'][:8]}"
+    pooled = report["models"]["lightgbm"]
+    meta = {
+        "version": version, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "thresholds": report["thresholds"], "target_fpr": params.target_fpr,
+        "metrics": {"cv_pooled": pooled, "cv_folds": report["folds"], "cv_by_format": report["by_format"],
+                    "baselines": {k: v for k, v in report["models"].items() if k != "lightgbm"},
+                    "group_by": report["group_by"], "n_groups": report["n_groups"]},
+        "training_data": summary, "params": asdict(params), "libraries": library_versions(),
+        "rounds": booster.current_iteration(),
+    }
+    bundle = ModelBundle(booster=booster, meta=_clean(meta))
+    report["oof"] = oof
+    report["version"] = version
+    report["training_data"] = summary
+    report["params"] = asdict(params)
+    return bundle, report
+
+
+def oof_frame(report: dict) -> pd.DataFrame:
+    return report["oof"]
