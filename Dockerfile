@@ -1,0 +1,47 @@
+# One image for the scanning service, the CLI and the pipeline components.
+#
+#   docker build -t maldoc .
+#   docker run -p 8080:8080 maldoc                           # the REST service on :8080
+#   docker run --rm -v "$PWD:/data:ro" maldoc scan /data/x.docm   # the CLI (ENTRYPOINT is `maldoc`)
+#   kfp components name this image and run their own `python -m ...` command in it.
+#
+# The shipped model bundle is part of the package (maldoc/models/default); a build whose bundle
+# fails to load or to pass the service's self-check fails here, not in production. Mount another
+# bundle and set MALDOC_MODEL to serve it; SIGHUP or POST /v1/admin/model/reload swaps it live.
+# tests/serving/test_dockerfile.py runs these install steps in a fresh venv so they cannot rot.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY core core
+COPY extractors extractors
+COPY training training
+COPY pipeline pipeline
+COPY serving serving
+COPY samples samples
+# Wheels for maldoc and every dependency of the service and the pipeline (the milter's extra
+# needs libmilter-dev and runs in its own image).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[serve,pipeline]"
+
+FROM ${PYTHON_IMAGE}
+# libgomp1: LightGBM's OpenMP runtime, absent from slim images.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin maldoc
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels "maldoc[serve,pipeline]" && rm -rf /wheels
+RUN python -m maldoc.serving.modelstore
+ENV MALDOC_HOST=0.0.0.0 \
+    MALDOC_PORT=8080 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('MALDOC_PORT', '8080'), timeout=4)"
+ENTRYPOINT ["maldoc"]
+CMD ["serve"]

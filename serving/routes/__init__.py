@@ -1,0 +1,1 @@
+"""One APIRouter per resource: scans, the model, health and metrics."""

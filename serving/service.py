@@ -1,0 +1,182 @@
+"""The scanning service's state and its one operation: bytes in, a decision out.
+
+Owns the model store, the worker pool behind its bounded front, the verdict cache and the
+metrics; the routes only translate HTTP to `Service.scan()` and back. Logs carry the sha256,
+type, decision and timing of each scan, never content or file names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from maldoc.extractor import Options
+from maldoc.pool import ScanPool, TaskFn, analyze_task
+from maldoc.scoring import build_verdict
+from maldoc.types import Flag, Node, sha256
+from maldoc.verdict import Label, Verdict
+
+from .cache import build_cache, cache_key
+from .metrics import Metrics
+from .modelstore import Loaded, ModelStore
+from .scanner import QueueFull, Scanner
+from .schemas import Failure, ScanResponse
+from .settings import Settings
+
+log = logging.getLogger("maldoc.serving")
+
+HASH_IN_THREAD = 1 << 20  # hashing a large body off the event loop
+
+
+class InternalScanError(Exception):
+    """A scan failed inside the service and the fail mode says to report it (HTTP 500)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    response: ScanResponse
+    cached: bool
+
+
+def _failure(node: Node) -> Failure | None:
+    flags = node.result.flags
+    if Flag.WORKER_DIED in flags:
+        return "worker_died"
+    if Flag.TIMED_OUT in flags:
+        return "timeout"
+    return None
+
+
+def renamed(verdict: Verdict, name: str) -> Verdict:
+    """A cached verdict shown under the name this request gave (the path prefix of every node)."""
+    if verdict.name == name:
+        return verdict
+    old = verdict.path
+    copy = verdict.model_copy(deep=True)
+    for node in copy.walk():
+        if node is copy:
+            node.path, node.name = name, name
+            continue
+        rest = node.path[len(old) + 3:] if old and node.path.startswith(old + " > ") else node.path
+        node.path = f"{name} > {rest}" if name else rest
+    return copy
+
+
+class Service:
+    def __init__(self, settings: Settings, *, task: TaskFn = analyze_task) -> None:
+        self.settings = settings
+        self.limits = settings.limits()
+        self.options = Options()
+        self.metrics = Metrics()
+        self.models = ModelStore(settings.model)
+        self.cache = build_cache(settings.cache_size, settings.redis_url, settings.cache_ttl_s)
+        self._task = task
+        self.pool: ScanPool | None = None
+        self.scanner: Scanner | None = None
+        self.ready = False
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        loaded = await self.models.load()  # a broken configured model stops start-up, loudly
+        self._announce("load", loaded)
+        s = self.settings
+        self.pool = ScanPool(s.workers, limits=self.limits, options=self.options,
+                             max_tasks=s.max_tasks_per_worker, task=self._task)
+        self.scanner = Scanner(self.pool, max_queue=s.max_queue, max_queue_bytes=s.max_queue_bytes)
+        self.metrics.inflight.set_function(lambda: self.scanner.inflight if self.scanner else 0)
+        self.metrics.inflight_bytes.set_function(lambda: self.scanner.inflight_bytes if self.scanner else 0)
+        await self._warm_up()
+        self.ready = True
+        log.info("ready: model %s (%s), %d scan workers, queue %d", loaded.version, loaded.source,
+                 self.pool.jobs, s.max_queue)
+
+    async def _warm_up(self) -> None:
+        """Workers import the engine and every extractor on their first non-empty file: do it now,
+        not on a gateway's request."""
+        futures = [asyncio.wrap_future(self.pool.submit(b"warm-up\n", "warm-up.txt")) for _ in range(self.pool.jobs)]
+        await asyncio.gather(*futures)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.terminate)
+        await self.cache.close()
+
+    # -- model delivery --------------------------------------------------------------------
+    def _announce(self, action: str, loaded: Loaded) -> None:
+        self.metrics.set_model(loaded.version, loaded.source)
+        self.metrics.reloads.labels(action=action, outcome="ok").inc()
+        log.info("model %s: %s from %s (generation %d)", action, loaded.version, loaded.source, loaded.generation)
+
+    async def reload(self, path: str | None = None) -> Loaded:
+        try:
+            loaded = await self.models.load(path)
+        except Exception as exc:
+            self.metrics.reloads.labels(action="reload", outcome="failed").inc()
+            log.error("model reload from %s failed, keeping %s: %s", path or self.models.default_path or "default",
+                      self.models.current.version if self.models.current else None, exc)
+            raise
+        self._announce("reload", loaded)
+        return loaded
+
+    async def rollback(self) -> Loaded:
+        loaded = await self.models.rollback()
+        self._announce("rollback", loaded)
+        return loaded
+
+    # -- scanning --------------------------------------------------------------------------
+    def _decide(self, verdict: Verdict | None, failure: Failure | None) -> Label:
+        if verdict is not None and (failure is None or verdict.label is not Label.ERROR):
+            return verdict.label  # a finding above threshold stands even when the scan was cut short
+        mode = self.settings.fail_mode
+        return Label.CLEAN if mode == "open" else Label.MALICIOUS if mode == "closed" else Label.ERROR
+
+    async def scan(self, data: bytes, name: str, *, kind: str) -> Outcome:
+        """Scan one input (`kind` = "file" or "email"). Raises QueueFull, InternalScanError."""
+        started = time.perf_counter()
+        loaded = self.models.current
+        digest = await asyncio.to_thread(sha256, data) if len(data) > HASH_IN_THREAD else sha256(data)
+        verdict: Verdict | None = None
+        failure: Failure | None = None
+        cached = False
+        try:
+            key = cache_key(digest, loaded.version, self.options, self.limits, kind)
+            verdict = await self.cache.get(key)
+            cached = verdict is not None
+            self.metrics.cache.labels(backend=self.cache.backend, result="hit" if cached else "miss").inc()
+            if verdict is not None:
+                verdict = renamed(verdict, name)
+            else:
+                node = await self.scanner.analyze(data, name, self.options)
+                verdict = build_verdict(node, loaded.scorer)
+                failure = _failure(node)
+                if failure is None:
+                    await self.cache.set(key, verdict)
+        except QueueFull:
+            self.metrics.rejected.inc()
+            log.warning("scan refused, queue full: sha256=%s size=%d", digest, len(data))
+            raise
+        except Exception as exc:
+            failure = "internal_error"
+            log.exception("scan failed: sha256=%s size=%d", digest, len(data))
+            if self.settings.fail_mode == "report":
+                self.metrics.errors.labels(kind=failure).inc()
+                raise InternalScanError(f"internal error while scanning {digest}: {type(exc).__name__}") from None
+            verdict = None
+        if failure == "timeout":
+            self.metrics.timeouts.inc()
+        if failure is not None:
+            self.metrics.errors.labels(kind=failure).inc()
+        decision = self._decide(verdict, failure)
+        elapsed = time.perf_counter() - started
+        self.metrics.scan_latency.labels(endpoint=kind, cached=str(cached).lower()).observe(elapsed)
+        self.metrics.verdicts.labels(endpoint=kind, label=decision.value).inc()
+        log.info("scan sha256=%s type=%s size=%d decision=%s score=%s model=%s cached=%s failure=%s ms=%.1f",
+                 digest, verdict.file_type if verdict else "?", len(data), decision.value,
+                 f"{verdict.score:.3f}" if verdict else "-", loaded.version, cached, failure, elapsed * 1000)
+        response = ScanResponse(decision=decision, sha256=digest, score=verdict.score if verdict else None,
+                                model_version=loaded.version, cached=cached, failure=failure,
+                                service_ms=round(elapsed * 1000, 3), verdict=verdict)
+        return Outcome(response, cached)
