@@ -1,0 +1,317 @@
+"""A bounded, xref-free object walk over a PDF, with pdfminer.six as the object parser.
+
+Malicious PDFs often carry a broken or lying cross-reference table, and their payload may sit
+in objects no xref points at (pdf-parser.py and pdfid read them too). So objects are located by
+a linear scan for `N G obj` headers, each body is parsed by pdfminer's `PDFStreamParser`, and
+stream data is cut by /Length when that lands on `endstream`, else by the next `endstream`.
+Object streams (/ObjStm) are inflated (bounded) and parsed the same way. The table doubles as
+the pdfminer "document", so `PDFObjRef.resolve()` and `resolve1()` work against it.
+
+Encryption: the standard security handler is built from the trailer's /Encrypt with the empty
+user password (most encrypted benign PDFs only restrict printing or copying) and any candidate
+passwords; strings and streams are then deciphered as pdfminer would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdfminer.pdfdocument import PDFDocument
+from pdfminer.pdfexceptions import PDFObjectNotFound
+from pdfminer.pdfparser import PDFStreamParser
+from pdfminer.pdftypes import PDFObjRef, decipher_all
+from pdfminer.psparser import PSKeyword
+
+from maldoc.extractors._pdf_filters import decode, name_of
+
+_OBJ_HEAD = re.compile(rb"(?<![0-9])(\d{1,10})[\x00\t\n\f\r ]+(\d{1,5})[\x00\t\n\f\r ]*obj(?![A-Za-z0-9])")
+_TRAILER = re.compile(rb"(?<![A-Za-z])trailer(?![A-Za-z])")
+_ENDSTREAM_NEAR = re.compile(rb"[\x00\t\n\f\r ]*endstream")
+MAX_BODY = 256 * 1024  # bytes of one object's dictionary parsed; bigger is an array of numbers or an attack
+MAX_OBJSTM_OBJECTS = 20_000
+RESOLVE_DEPTH = 16
+
+
+class WalkStopped(Exception):
+    """The walk reached its object or time limit; what was read so far stays usable."""
+
+
+@dataclass(slots=True)
+class Stream:
+    attrs: dict
+    raw: bytes  # as stored: encrypted (if the file is) and encoded
+    objid: int = 0
+    genno: int = 0
+    deciphered: bool = False
+
+
+@dataclass(slots=True)
+class Walk:
+    """What the walk found. `objects` maps object number to its last definition."""
+
+    objects: dict[int, Any] = field(default_factory=dict)
+    genno: dict[int, int] = field(default_factory=dict)
+    trailers: list[dict] = field(default_factory=list)
+    objstm_ids: list[int] = field(default_factory=list)
+    objstm_objects: int = 0
+    top_objects: int = 0
+    streams: list[Stream] = field(default_factory=list)
+    parse_failures: int = 0
+    truncated_streams: int = 0  # no endstream before the end of the file
+    stopped: str = ""  # why the walk ended early, if it did
+    encrypted: bool = False
+    decrypt_error: str = ""  # non-empty: encrypted and not opened
+    decipher: Callable[..., bytes] | None = None
+    objstm_data: list[bytes] = field(default_factory=list)  # decoded object streams, for keyword counts
+
+    # --- the pdfminer "document" protocol -------------------------------------------------
+    def getobj(self, objid: int) -> Any:
+        value = self.objects.get(objid)
+        for _ in range(RESOLVE_DEPTH):
+            if not isinstance(value, PDFObjRef):
+                break
+            value = self.objects.get(value.objid)
+        else:
+            value = None
+        if value is None and objid not in self.objects:
+            raise PDFObjectNotFound(objid)
+        return value
+
+    def resolve(self, value: Any) -> Any:
+        """An indirect reference followed to its value (bounded, cycle-safe); None if dangling."""
+        if isinstance(value, PDFObjRef):
+            try:
+                return self.getobj(value.objid)
+            except PDFObjectNotFound:
+                return None
+        return value
+
+
+def _parse(body: bytes, doc: Walk) -> list[tuple[int, Any]]:
+    """Up to two top-level tokens of `body`: the object and, for a stream, the `stream` keyword."""
+    parser = PDFStreamParser(body)
+    parser.set_document(doc)  # type: ignore[arg-type]  # duck-typed: only getobj is used
+    found: list[tuple[int, Any]] = []
+    try:
+        while len(found) < 2:
+            found.append(parser.nextobject())
+    except Exception:  # pdfminer raises many types on hostile bytes; keep what parsed
+        pass
+    return found
+
+
+def _stream_start(data: bytes, pos: int) -> int:
+    """Offset of stream data after the `stream` keyword at `pos` (EOL: CRLF, LF or a lone CR)."""
+    pos += 6
+    if data[pos:pos + 2] == b"\r\n":
+        return pos + 2
+    if data[pos:pos + 1] in (b"\n", b"\r"):
+        return pos + 1
+    return pos
+
+
+def walk(data: bytes, check: Callable[[], None], max_objects: int, passwords: tuple[str, ...] = (),
+         allow_inflate: Callable[[int], bool] = lambda n: True, cap: int = 16 * 1024 * 1024) -> Walk:
+    """Read every object of `data`; `check` raises to stop (time), `allow_inflate` reserves decoded bytes."""
+    doc = Walk()
+    pos = 0
+    try:
+        while True:
+            m = _OBJ_HEAD.search(data, pos)
+            if m is None:
+                break
+            check()
+            if doc.top_objects >= max_objects:
+                doc.stopped = f"object limit {max_objects}"
+                break
+            doc.top_objects += 1
+            pos = _read_object(data, m, doc)
+        _trailers(data, doc, check)
+        _decrypt_setup(doc, passwords)
+        _expand_objstms(doc, check, max_objects, allow_inflate, cap)
+    except WalkStopped as stop:
+        doc.stopped = str(stop)
+    return doc
+
+
+def _read_object(data: bytes, m: re.Match, doc: Walk) -> int:
+    """Parse the object whose header is `m`; return where the scan for the next header resumes."""
+    objid, genno = int(m.group(1)), int(m.group(2))
+    start = m.end()
+    end = data.find(b"endobj", start)
+    body_end = min(end if end >= 0 else len(data), start + MAX_BODY)
+    tokens = _parse(data[start:body_end], doc)
+    if not tokens:
+        doc.parse_failures += 1
+        return start
+    value = tokens[0][1]
+    if isinstance(value, PSKeyword) and value.name == b"endobj":
+        value = None  # an empty object
+    if len(tokens) == 2 and isinstance(tokens[1][1], PSKeyword) and tokens[1][1].name == b"stream" \
+            and isinstance(value, dict):
+        begin = _stream_start(data, start + tokens[1][0])
+        stop = _stream_end(data, begin, value.get("Length"))
+        if stop < 0:
+            doc.truncated_streams += 1
+            stop = len(data)
+        stream = Stream(value, data[begin:stop], objid, genno)
+        doc.streams.append(stream)
+        value = stream
+        if name_of(stream.attrs.get("Type")) == "ObjStm":
+            doc.objstm_ids.append(objid)
+        elif name_of(stream.attrs.get("Type")) == "XRef":
+            doc.trailers.append(stream.attrs)
+        resume = stop
+    else:
+        resume = start  # the next header search re-reads this body: cheap, and robust to a missing endobj
+    doc.objects[objid] = value
+    doc.genno[objid] = genno
+    return resume
+
+
+def _stream_end(data: bytes, begin: int, length: Any) -> int:
+    if isinstance(length, int) and 0 <= length <= len(data) - begin \
+            and _ENDSTREAM_NEAR.match(data, begin + length):
+        return begin + length
+    end = data.find(b"endstream", begin)
+    if end < 0:
+        return -1
+    # the EOL before endstream belongs to the keyword, not the data
+    if data[end - 2:end] == b"\r\n":
+        return end - 2
+    return end - 1 if data[end - 1:end] in (b"\n", b"\r") else end
+
+
+def _trailers(data: bytes, doc: Walk, check: Callable[[], None]) -> None:
+    for n, m in enumerate(_TRAILER.finditer(data)):
+        check()
+        if n >= 64:  # incremental updates rarely exceed a handful
+            break
+        tokens = _parse(data[m.end():m.end() + MAX_BODY], doc)
+        if tokens and isinstance(tokens[0][1], dict):
+            doc.trailers.append(tokens[0][1])
+
+
+def _decrypt_setup(doc: Walk, passwords: tuple[str, ...]) -> None:
+    """Build the security handler from the newest trailer with /Encrypt; decipher top-level strings."""
+    trailer = next((t for t in reversed(doc.trailers) if "Encrypt" in t), None)
+    if trailer is None:
+        return
+    doc.encrypted = True
+    param = doc.resolve(trailer.get("Encrypt"))
+    if not isinstance(param, dict):
+        doc.decrypt_error = "/Encrypt dictionary missing"
+        return
+    param = _deep(doc, param, 4)
+    ids = doc.resolve(trailer.get("ID"))
+    docid = [doc.resolve(x) for x in ids] if isinstance(ids, list) and len(ids) >= 1 else [b"", b""]
+    docid = [x if isinstance(x, bytes) else b"" for x in docid]
+    if name_of(param.get("Filter")) != "Standard":
+        doc.decrypt_error = f"security handler {name_of(param.get('Filter')) or '?'} not supported"
+        return
+    factory = PDFDocument.security_handler_registry.get(param.get("V", 0) if isinstance(param.get("V", 0), int) else -1)
+    if factory is None:
+        doc.decrypt_error = f"encryption algorithm V={param.get('V')!r} not supported"
+        return
+    handler = None
+    for password in ("", *passwords):
+        try:
+            handler = factory(docid, param, password)
+            break
+        except Exception as exc:  # wrong password, or a parameter pdfminer rejects
+            doc.decrypt_error = f"{type(exc).__name__}: {exc}"[:160] or "password required"
+    if handler is None:
+        if "PasswordIncorrect" in doc.decrypt_error:
+            doc.decrypt_error = "user password required"
+        return
+    doc.decrypt_error = ""
+    doc.decipher = handler.decrypt
+    encrypt_ids = {trailer.get("Encrypt").objid} if isinstance(trailer.get("Encrypt"), PDFObjRef) else set()
+    for objid, value in doc.objects.items():
+        if objid in encrypt_ids or isinstance(value, int | float | bool) or value is None:
+            continue
+        try:
+            if isinstance(value, Stream):
+                if name_of(value.attrs.get("Type")) != "XRef":
+                    decipher_all(handler.decrypt, objid, value.genno, value.attrs)
+            else:
+                doc.objects[objid] = decipher_all(handler.decrypt, objid, doc.genno.get(objid, 0), value)
+        except Exception:  # a malformed ciphertext spoils one object, not the walk
+            doc.parse_failures += 1
+
+
+def _deep(doc: Walk, value: Any, depth: int) -> Any:
+    """Resolve references inside small dicts/lists (the /Encrypt parameters) so pdfminer needs no document."""
+    value = doc.resolve(value)
+    if depth <= 0:
+        return value
+    if isinstance(value, dict):
+        return {k: _deep(doc, v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep(doc, v, depth - 1) for v in value[:64]]
+    return value
+
+
+def stream_data(doc: Walk, stream: Stream, cap: int) -> tuple[bytes | None, str]:
+    """Decipher (once) and decode a stream, at most `cap` bytes out."""
+    if doc.decipher is not None and not stream.deciphered:
+        try:
+            stream.raw = doc.decipher(stream.objid, stream.genno, stream.raw, stream.attrs)
+        except Exception:  # bad padding or length: undecipherable, not fatal
+            return None, "error"
+        stream.deciphered = True
+    elif doc.encrypted and doc.decipher is None:
+        return None, "encrypted"
+    try:
+        return decode({k: doc.resolve(v) for k, v in stream.attrs.items()
+                       if k in ("Filter", "F", "DecodeParms", "DP")}, stream.raw, cap)
+    except Exception:  # pdfminer's ascii85/predictor code on garbage input
+        return None, "error"
+
+
+def _expand_objstms(doc: Walk, check: Callable[[], None], max_objects: int,
+                    allow_inflate: Callable[[int], bool], cap: int) -> None:
+    for objid in doc.objstm_ids:
+        stream = doc.objects.get(objid)
+        if not isinstance(stream, Stream):
+            continue
+        check()
+        data, _ = stream_data(doc, stream, cap)
+        if not data:
+            doc.parse_failures += 1
+            continue
+        if not allow_inflate(len(data)):
+            raise WalkStopped("decompression budget spent on object streams")
+        doc.objstm_data.append(data)
+        n = doc.resolve(stream.attrs.get("N"))
+        first = doc.resolve(stream.attrs.get("First"))
+        if not isinstance(n, int) or not isinstance(first, int) or n <= 0 or not 0 <= first <= len(data):
+            doc.parse_failures += 1
+            continue
+        n = min(n, MAX_OBJSTM_OBJECTS)
+        header = _numbers(data[:first], 2 * n)
+        for i in range(0, len(header) - 1, 2):
+            check()
+            if doc.top_objects + doc.objstm_objects >= max_objects:
+                raise WalkStopped(f"object limit {max_objects}")
+            oid, off = header[i], header[i + 1]
+            nxt = header[i + 3] if i + 3 < len(header) else len(data) - first
+            if oid in doc.objects or not 0 <= off <= nxt:
+                continue  # a top-level definition is a later incremental update: it wins
+            tokens = _parse(data[first + off:first + min(nxt, off + MAX_BODY)], doc)
+            doc.objstm_objects += 1
+            if not tokens:
+                doc.parse_failures += 1
+                continue
+            doc.objects[oid] = tokens[0][1]
+            doc.genno[oid] = 0
+
+
+_INT = re.compile(rb"\d{1,10}")
+
+
+def _numbers(header: bytes, limit: int) -> list[int]:
+    return [int(x) for x in _INT.findall(header[: limit * 12])[:limit]]
