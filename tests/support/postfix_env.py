@@ -29,8 +29,8 @@ from pathlib import Path
 DOMAIN = "example.test"
 VMAIL_UID = 65534  # nobody: the Maildir owner; the virtual agent refuses root
 
+LISTENER = "127.0.0.1:{port} inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:{milter}\n"
 MASTER_CF = """\
-{listen} inet n - n - - smtpd
 pickup    unix  n - n 60   1 pickup
 cleanup   unix  n - n -    0 cleanup
 qmgr      unix  n - n 300  1 qmgr
@@ -118,10 +118,17 @@ def _sbin(tool: str) -> str:
 
 @dataclass
 class Postfix:
+    """One instance; `milters` maps a name to a milter port, and each name gets its own SMTP
+    listener (`smtp_ports[name]`) that calls only that milter, so one Postfix can exercise
+    several milter configurations side by side."""
+
     root: Path
-    smtp_port: int
-    milter_port: int
+    milters: dict[str, int]
+    smtp_ports: dict[str, int] = field(default_factory=dict)
     started: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        self.smtp_ports = self.smtp_ports or {name: free_port() for name in self.milters}
 
     @property
     def config_dir(self) -> Path:
@@ -140,9 +147,12 @@ class Postfix:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)  # the virtual agent runs as nobody and must reach vmail/
         os.chown(self.root / "vmail", VMAIL_UID, VMAIL_UID)
+        first = next(iter(self.milters.values()))
         (self.config_dir / "main.cf").write_text(MAIN_CF.format(
-            root=self.root, domain=DOMAIN, uid=VMAIL_UID, milter=f"inet:127.0.0.1:{self.milter_port}"))
-        (self.config_dir / "master.cf").write_text(MASTER_CF.format(listen=f"127.0.0.1:{self.smtp_port}"))
+            root=self.root, domain=DOMAIN, uid=VMAIL_UID, milter=f"inet:127.0.0.1:{first}"))
+        listeners = "".join(LISTENER.format(port=self.smtp_ports[name], milter=port)
+                            for name, port in self.milters.items())
+        (self.config_dir / "master.cf").write_text(listeners + MASTER_CF)
 
     def start(self) -> None:
         self.write_config()
@@ -153,7 +163,8 @@ class Postfix:
         os.chown(self.root / "data", pw.pw_uid, pw.pw_gid)
         self._run("postfix", "start")
         self.started = True
-        wait_port(self.smtp_port)
+        for port in self.smtp_ports.values():
+            wait_port(port)
 
     def stop(self) -> None:
         if self.started:
@@ -187,9 +198,9 @@ class Postfix:
 
 
 @contextlib.contextmanager
-def postfix(milter_port: int) -> Iterator[Postfix]:
+def postfix(milters: dict[str, int]) -> Iterator[Postfix]:
     root = Path(tempfile.mkdtemp(prefix="maldoc-postfix-"))
-    instance = Postfix(root=root, smtp_port=free_port(), milter_port=milter_port)
+    instance = Postfix(root=root, milters=dict(milters))
     try:
         instance.start()
         yield instance
