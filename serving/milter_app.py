@@ -63,11 +63,10 @@ class MaldocMilter(Milter.Base):
             self._headers.append(line)
         return Milter.CONTINUE
 
-    def header(self, field, value):  # pymilter's str form; header_bytes above is what runs
+    def header(self, field, value):
+        # runmilter calls header_bytes above; defining `header` matters anyway: pymilter derives the
+        # protocol mask from which callbacks a class overrides, and without it the MTA sends no headers.
         return self.header_bytes(field, value.encode("utf-8", "surrogateescape"))
-
-    def eoh(self):
-        return Milter.CONTINUE
 
     def body(self, chunk):
         self._take(bytes(chunk))

@@ -115,3 +115,14 @@ def test_each_message_on_a_connection_starts_empty(monkeypatch):
     _, scanner, _ = run(monkeypatch, Outcome("clean", 0.0), Policy(), messages=2)
     assert len(scanner.seen) == 2
     assert scanner.seen[0] == scanner.seen[1]  # the second is not appended to the first
+
+
+def test_protocol_asks_the_mta_for_headers_and_body_and_nothing_it_does_not_use():
+    # pymilter derives the protocol from which callbacks a class overrides; the MTA offers to skip
+    # steps (P_NO* bits) and the milter keeps the offers it accepts. Here the MTA offers everything.
+    offered = 0x1FFFFF
+    kept = offered & ~make_factory(FakeScanner(Outcome("clean")), Policy(), 1 << 20).protocol_mask()
+    for needed in (Milter.P_NOHDRS, Milter.P_NOBODY, Milter.P_NOMAIL):
+        assert not kept & needed  # without headers the milter would scan a body without its MIME structure
+    for skipped in (Milter.P_NOCONNECT, Milter.P_NOHELO, Milter.P_NORCPT, Milter.P_NOEOH):
+        assert kept & skipped  # one round trip fewer per message each
