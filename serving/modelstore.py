@@ -40,7 +40,10 @@ def self_check(scorer: Scorer) -> None:
     if not str(scorer.version):
         raise SelfCheckError("model has no version")
     for data, name in _PROBES:
-        verdict = build_verdict(analyze(data, name), scorer)
+        try:
+            verdict = build_verdict(analyze(data, name), scorer)
+        except Exception as exc:
+            raise SelfCheckError(f"probe {name}: {type(exc).__name__}: {exc}") from exc
         for v in verdict.walk():
             if not math.isfinite(v.score) or not 0.0 <= v.score <= 1.0:
                 raise SelfCheckError(f"probe {name}: score {v.score} is not a probability")

@@ -1,0 +1,98 @@
+"""Model delivery: reload after load + self-check, keep the previous for rollback, refuse bad bundles."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from serving_support import corrupt, make_bundle
+
+from maldoc.model import ModelBundle
+from maldoc.serving.modelstore import SelfCheckError, self_check
+
+ADMIN = {"X-API-Key": "adm"}
+
+
+@pytest.fixture
+def admin(make_client):
+    return make_client(admin_keys=["adm"])
+
+
+def test_reload_then_rollback(admin, tmp_path):
+    bundle = make_bundle(tmp_path / "b1", "test-1")
+    before = admin.post("/v1/scan", content=b"reload sample").json()
+    assert before["model_version"] == "rules"
+
+    r = admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    info = r.json()
+    assert info["version"] == "test-1" and info["kind"] == "bundle" and info["source"] == str(bundle)
+    assert info["previous"]["version"] == "rules"
+    assert info["metrics"] == {"roc_auc": 0.5}
+    assert admin.get("/v1/model").json()["version"] == "test-1"
+
+    after = admin.post("/v1/scan", content=b"reload sample").json()
+    assert after["model_version"] == "test-1" == after["verdict"]["model_version"]
+    assert after["cached"] is False  # the cache key carries the model version
+    text = admin.get("/metrics").text
+    assert f'maldoc_model_info{{source="{bundle}",version="test-1"}} 1.0' in text
+    assert 'maldoc_model_reloads_total{action="reload",outcome="ok"} 1.0' in text
+
+    r = admin.post("/v1/admin/model/rollback", headers=ADMIN)
+    assert r.status_code == 200
+    assert r.json()["version"] == "rules" and r.json()["previous"]["version"] == "test-1"
+    assert admin.post("/v1/scan", content=b"reload sample").json()["model_version"] == "rules"
+
+
+def test_corrupt_bundle_is_refused_and_the_current_model_stays(admin, tmp_path):
+    bundle = corrupt(make_bundle(tmp_path / "bad", "test-bad"))
+    r = admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
+    assert r.status_code == 422
+    assert "current one kept" in r.json()["detail"] and "sha256" in r.json()["detail"]
+    assert admin.get("/v1/model").json()["version"] == "rules"
+    r = admin.post("/v1/admin/model/reload", json={"path": str(tmp_path / "missing")}, headers=ADMIN)
+    assert r.status_code == 422
+    assert 'maldoc_model_reloads_total{action="reload",outcome="failed"} 2.0' in admin.get("/metrics").text
+
+
+def test_bundle_failing_the_self_check_is_refused(admin, tmp_path):
+    bundle = make_bundle(tmp_path / "odd", "test-odd", malicious=0.3, suspicious=0.6)
+    r = admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
+    assert r.status_code == 422
+    assert "SelfCheckError" in r.json()["detail"]
+    assert admin.get("/v1/model").json()["version"] == "rules"
+
+
+def test_self_check_rejects_a_scorer_that_is_not_a_probability(tmp_path):
+    bundle = ModelBundle.load(make_bundle(tmp_path / "b", "test-2"))
+    self_check(bundle)  # a sane bundle passes
+
+    class Broken:
+        version, threshold, suspicious_threshold = "broken", 0.7, 0.4
+
+        def score(self, node):
+            return float("nan"), []
+
+    with pytest.raises(SelfCheckError):
+        self_check(Broken())
+
+
+def test_reload_without_a_path_rereads_the_configured_bundle(make_client, tmp_path):
+    folder = make_bundle(tmp_path / "live", "live-1")
+    c = make_client(model=str(folder), admin_keys=["adm"])
+    assert c.get("/v1/model").json()["version"] == "live-1"
+    make_bundle(folder, "live-2")  # the operator replaces the bundle in place
+    r = c.post("/v1/admin/model/reload", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == "live-2" and r.json()["previous"]["version"] == "live-1"
+    assert json.loads((folder / "bundle.json").read_text())["version"] == "live-2"
+
+
+def test_start_up_fails_loudly_on_a_broken_configured_bundle(tmp_path):
+    from serving_support import TestClient, create_app_unstarted
+
+    from maldoc.model import BundleError
+
+    app = create_app_unstarted(model=str(corrupt(make_bundle(tmp_path / "b", "x"))))
+    with pytest.raises(BundleError), TestClient(app):
+        pass
