@@ -1,0 +1,142 @@
+"""Shared helpers of the Office extractors: IOC patterns and one parse of each container per sample.
+
+Several extractors read the same OLE file or OOXML package (ole, vba, xlm, officecrypto; ooxml,
+vba, xlm). Parsing it once matters for speed, so the parsed container is kept in a one-slot,
+per-thread cache keyed by the identity of the sample's bytes: extractors of one node run one after
+another on the same `Sample`, and the slot is replaced by the next sample.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+import zipfile
+from collections.abc import Callable
+from typing import TypeVar
+
+import olefile
+
+from maldoc.extractor import Context
+from maldoc.types import ExtractorResult, Flag
+
+# URLs as Office and the Windows URL handlers accept them (scheme list kept to what fetches content).
+URL_RE = re.compile(r"(?i)\b(?:https?|ftps?|file)://[^\s\"'<>\\^`{|}\x00-\x1f]{3,2000}")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IPV4_RE = re.compile(r"(?<![\d.])(?:" + _OCTET + r"\.){3}" + _OCTET + r"(?![\d.])")
+EXE_NAME_RE = re.compile(
+    r"(?i)\b[\w\-]+\.(?:exe|pif|scr|com|bat|cmd|dll|cpl|ocx|msi|msp|vbs|vbe|js|jse|wsf|wsh|wsc|hta|ps1|psm1|"
+    r"jar|lnk|reg|sct|inf|gadget|application)\b"
+)
+# Namespace URLs are not IOCs: every Office XML part names a dozen of them.
+NAMESPACE_HOSTS = ("schemas.openxmlformats.org", "schemas.microsoft.com", "www.w3.org", "purl.org",
+                   "ns.adobe.com", "schemas.xmlsoap.org", "www.openxmlformats.org")
+
+MAX_URLS = 500  # per extractor and sample: enough for features, bounded for hostile input
+
+
+def log2(n: float) -> float:
+    return math.log2(n + 1)
+
+
+def clean_url(url: str) -> str:
+    return url.rstrip(".,;:)]'\"")
+
+
+def is_namespace(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return host in NAMESPACE_HOSTS
+
+
+def find_urls(text: str, limit: int = MAX_URLS) -> list[str]:
+    """Distinct URLs in `text`, namespace URLs left out, in order of appearance."""
+    found: dict[str, None] = {}
+    for m in URL_RE.finditer(text):
+        url = clean_url(m.group())
+        if not is_namespace(url):
+            found[url] = None
+            if len(found) >= limit:
+                break
+    return list(found)
+
+
+T = TypeVar("T")
+_slot = threading.local()
+
+
+def cached(kind: str, data: bytes, build: Callable[[], T]) -> T:
+    """`build()` once per (kind, sample bytes object); later callers on the same bytes reuse it.
+
+    Exceptions are cached too, so that every extractor sees the same failure without re-parsing.
+    """
+    slots: dict = getattr(_slot, "slots", None) or {}
+    _slot.slots = slots
+    hit = slots.get(kind)
+    if hit is not None and hit[0] is data:
+        value = hit[1]
+    else:
+        try:
+            value = build()
+        except Exception as exc:
+            value = exc
+        slots[kind] = (data, value)
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def open_ole(data: bytes) -> olefile.OleFileIO:
+    """The sample's OLE file, parsed once. Raises what olefile raises for broken input."""
+    return cached("ole", data, lambda: olefile.OleFileIO(io.BytesIO(data)))
+
+
+def ole_error_flag(exc: Exception) -> Flag:
+    text = str(exc).lower()
+    return Flag.TRUNCATED if ("incomplete" in text or "truncated" in text or "size" in text) else Flag.PARSE_ERROR
+
+
+class Package:
+    """An OOXML (ZIP) package read lazily within the inflate budget; member bytes are kept."""
+
+    def __init__(self, data: bytes) -> None:
+        self.zf = zipfile.ZipFile(io.BytesIO(data))
+        self.infos = {i.filename: i for i in self.zf.infolist() if not i.is_dir()}
+        self.lower = {n.lower().lstrip("/"): n for n in self.infos}
+        self._data: dict[str, bytes | None] = {}
+        self.errors: list[str] = []
+
+    def find(self, name: str) -> str | None:
+        """The member name matching `name` case-insensitively (Office ignores case), or None."""
+        return self.lower.get(name.lower().lstrip("/"))
+
+    def read(self, name: str, ctx: Context, out: ExtractorResult, cap: int | None = None) -> bytes | None:
+        """Member bytes, or None when missing, broken or over a limit (flagged on `out`)."""
+        if name in self._data:
+            return self._data[name]
+        info = self.infos.get(name)
+        value: bytes | None = None
+        if info is not None:
+            limit = min(ctx.limits.max_bytes, cap or ctx.limits.max_bytes)
+            try:
+                if info.flag_bits & 0x1:
+                    raise RuntimeError("member is encrypted")
+                with self.zf.open(info) as handle:
+                    value = handle.read(limit + 1)
+                if len(value) > limit:
+                    value = None
+                    out.flag(Flag.LIMIT_EXCEEDED, f"ooxml: {name} larger than {limit} bytes, not read")
+                elif not ctx.budget.allow_inflate(len(value)):
+                    value = None
+                    out.flag(Flag.LIMIT_EXCEEDED, f"ooxml: inflate budget spent at {name}")
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+                    zipfile.LargeZipFile) as exc:
+                out.flag(Flag.TRUNCATED if isinstance(exc, EOFError) or "truncated" in str(exc).lower()
+                         else Flag.PARSE_ERROR, f"ooxml: {name}: {exc}")
+                value = None
+        self._data[name] = value
+        return value
+
+
+def open_package(data: bytes) -> Package:
+    return cached("zip", data, lambda: Package(data))

@@ -1,0 +1,318 @@
+"""Static analysis of VBA source text: triggers, behaviour keywords, IOCs, obfuscation statistics.
+
+Pure functions on strings, so they are testable without any document. Every pattern is compiled
+once at import; olevba's own keyword scan runs hundreds of separate regexes seven times per file
+(and an optional pyparsing deobfuscator), so here its keyword tables are folded into two compiled
+alternations, and the categories that drive findings are our own, tighter lists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from maldoc.olecompat import mraptor, olevba, quiet
+
+from ._office_common import EXE_NAME_RE, IPV4_RE, find_urls
+
+MAX_CODE_CHARS = 4 << 20  # source analysed per document; longer projects are cut (and flagged)
+
+
+def _words(*names: str) -> str:
+    return "|".join(names)
+
+
+# Behaviour categories: (feature name, rule id or "", pattern). Word boundaries on both sides.
+CATEGORIES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (name, rule, re.compile(r"(?i)(?<![\w.])(?:" + pattern + r")(?!\w)"))
+    for name, rule, pattern in (
+        ("shell", "VBA_SHELL", _words(
+            r"Shell\s*\(", r"Shell\s+\S", r"ShellExecute(?:Ex)?[AW]?", r"WinExec", r"CreateProcess[AW]?",
+            r"\w+\.Run", r"\w+\.Exec", r"InvokeVerb(?:Ex)?", r"MacScript", r"AppleScriptTask",
+            r"vbHide", r"vbMinimizedNoFocus", r"cmd(?:\.exe)?\s+/[ck]", r"Shell\.Application",
+            r"WScript\.Shell", r"mshta", r"rundll32", r"regsvr32", r"wscript", r"cscript")),
+        ("powershell", "VBA_POWERSHELL", _words(
+            r"powershell(?:\.exe)?", r"pwsh", r"-e(?:nc|ncodedcommand)", r"-nop(?:rofile)?", r"-exec(?:utionpolicy)?",
+            r"Invoke-Expression", r"IEX", r"DownloadString", r"Start-Process", r"FromBase64String",
+            r"New-Object", r"Invoke-WebRequest", r"-w(?:indowstyle)?\s+hidden")),
+        ("download", "VBA_DOWNLOAD", _words(
+            r"URLDownloadToFile[AW]?", r"\w*XMLHTTP(?:\.[\d.]+)?", r"WinHttp(?:\.WinHttpRequest(?:\.[\d.]+)?)?",
+            r"WinHttpRequest", r"Net\.WebClient", r"DownloadFile", r"DownloadData", r"InternetOpen(?:Url)?[AW]?",
+            r"InternetReadFile", r"HttpSendRequest[AW]?", r"bitsadmin", r"certutil", r"responseBody",
+            r"Msxml2\.ServerXMLHTTP(?:\.[\d.]+)?", r"FollowHyperlink")),
+        ("file_write", "VBA_FILE_WRITE", _words(
+            r"SaveToFile", r"CreateTextFile", r"OpenTextFile", r"FileCopy", r"CopyFile", r"CopyHere",
+            r"MoveFile", r"WriteText", r"Put\s*#", r"Print\s*#", r"Write\s*#", r"For\s+(?:Output|Binary|Append)",
+            r"ADODB\.Stream", r"Kill", r"SaveAs", r"MkDir")),
+        ("registry", "VBA_REGISTRY", _words(
+            r"RegWrite", r"RegRead", r"RegDelete", r"RegOpenKey(?:Ex)?[AW]?", r"RegSetValue(?:Ex)?[AW]?",
+            r"RegCreateKey(?:Ex)?[AW]?", r"RegQueryValue(?:Ex)?[AW]?", r"HKEY_(?:CURRENT_USER|LOCAL_MACHINE)",
+            r"HKCU\\", r"HKLM\\", r"StdRegProv")),
+        ("com_object", "VBA_COM_OBJECT", _words(
+            r"WScript\.Shell", r"Shell\.Application", r"\w*\.XMLHTTP(?:\.[\d.]+)?",
+            r"ADODB\.Stream",
+            r"Scripting\.FileSystemObject", r"Schedule\.Service", r"WScript\.Network",
+            r"InternetExplorer\.Application", r"WinHttp\.WinHttpRequest(?:\.[\d.]+)?",
+            r"MSXML2\.DOMDocument(?:\.[\d.]+)?",
+            r"Microsoft\.XMLDOM", r"ScriptControl", r"MSScriptControl\.ScriptControl", r"Excel\.Application",
+            r"new:[0-9A-F]{8}-[0-9A-F-]{27}", r"Outlook\.Application")),
+        ("wmi", "VBA_WMI", _words(
+            r"winmgmts:?", r"Win32_Process(?:Startup)?", r"WbemScripting\.SWbemLocator", r"SWbemLocator",
+            r"ConnectServer", r"Win32_ScheduledJob")),
+        ("anti_analysis", "VBA_ANTI_ANALYSIS", _words(
+            r"RecentFiles\.Count", r"VMware", r"VirtualBox", r"VBOX\w*", r"vmtoolsd?", r"Sandboxie",
+            r"SbieDll",
+            r"IsDebuggerPresent", r"Win32_BIOS", r"Win32_ComputerSystem", r"Win32_DiskDrive",
+            r"Win32_NetworkAdapter\w*",
+            r"NumberOfProcessors", r"Wireshark", r"procmon", r"Application\.UserName\s*=\s*\"", r"QEMU", r"Xen",
+            r"GetTickCount", r"Win32_PhysicalMemory", r"MaxClockSpeed")),
+        ("injection", "VBA_INJECTION", _words(
+            r"VirtualAlloc(?:Ex)?", r"VirtualProtect(?:Ex)?", r"RtlMoveMemory", r"RtlCopyMemory", r"CreateThread",
+            r"CreateRemoteThread", r"WriteProcessMemory", r"QueueUserAPC", r"NtAllocateVirtualMemory",
+            r"NtWriteVirtualMemory", r"EnumSystemLanguageGroups[AW]?", r"EnumDateFormats(?:Ex){0,2}[AW]?",
+            r"CallWindowProc[AW]?", r"EnumWindows", r"HeapCreate", r"SetContextThread", r"ResumeThread")),
+        ("self_modify", "VBA_SELF_MODIFY", _words(
+            r"VBProject", r"VBComponents", r"CodeModule", r"AddFromString", r"AddFromFile", r"InsertLines",
+            r"AccessVBOM", r"VBAWarnings", r"ProtectedView", r"DisableAttachementsInPV", r"DisableInternetFilesInPV")),
+        ("environ", "", r"Environ\$?\s*\(|ExpandEnvironmentStrings|%(?:TEMP|APPDATA|USERPROFILE|PUBLIC)%"),
+        ("hide", "", r"Application\.Visible\s*=\s*False|ShowWindow|SW_HIDE|DisplayAlerts\s*=\s*False"),
+        ("callbyname", "", r"CallByName|ExecuteExcel4Macro|Application\.Run"),
+    )
+)
+DECLARE_RE = re.compile(r"(?im)^\s*(?:(?:Public|Private)\s+)?Declare\s+(?:PtrSafe\s+)?(?:Function|Sub)\s+\w+\s+Lib\b")
+
+# Auto-exec triggers: named document/workbook events, and ActiveX events that fire without a click.
+_OPEN = ("AutoOpen", "Auto_Open", "AutoExec", "Document_Open", "DocumentOpen", "Workbook_Open",
+         "Workbook_Activate", "Auto_Ope")
+_CLOSE = ("AutoClose", "Auto_Close", "AutoExit", "Document_Close", "DocumentBeforeClose", "Document_BeforeClose",
+          "Workbook_Close", "Workbook_BeforeClose")
+_OTHER = ("AutoNew", "Document_New", "NewDocument", "DocumentChange", "Worksheet_Calculate", "Worksheet_Activate",
+          "Workbook_SheetActivate", "Workbook_WindowActivate")
+_EVENT = (r"\w+_(?:Painted|Painting|GotFocus|LostFocus|MouseHover|Layout|Resize|BeforeNavigate2|"
+          r"BeforeScriptExecute|DocumentComplete|DownloadBegin|DownloadComplete|FileDownload|NavigateComplete2|"
+          r"NavigateError|ProgressChange|PropertyChange|SetSecureLockIcon|StatusTextChange|TitleChange|MouseMove|"
+          r"MouseEnter|MouseLeave|OnConnecting|ContentControlOnEnter|Initialize)")
+TRIGGERS = (
+    ("open", re.compile(r"(?i)\b(?:" + "|".join(_OPEN) + r")\b")),
+    ("close", re.compile(r"(?i)\b(?:" + "|".join(_CLOSE) + r")\b")),
+    ("other", re.compile(r"(?i)\b(?:" + "|".join(_OTHER) + r")\b")),
+    ("event", re.compile(r"(?im)^\s*(?:(?:Public|Private)\s+)?Sub\s+(" + _EVENT + r")\b")),
+)
+
+
+def _olevba_alternation(tables: list[dict], escape: bool) -> re.Pattern[str]:
+    words = sorted({k for t in tables for ks in t.values() for k in ks}, key=len, reverse=True)
+    body = "|".join(re.escape(w) if escape else w for w in words)
+    return re.compile(r"(?i)\b(?:" + body + r")\b")
+
+
+with quiet():
+    OLEVBA_SUSPICIOUS = _olevba_alternation([olevba.SUSPICIOUS_KEYWORDS], escape=True)
+    OLEVBA_AUTOEXEC = _olevba_alternation([olevba.AUTOEXEC_KEYWORDS], escape=True)
+
+STRING_RE = re.compile(r'"((?:[^"\r\n]|"")*)"')
+COMMENT_LINE_RE = re.compile(r"(?im)^\s*(?:'|Rem\b)")
+ATTRIBUTE_LINE_RE = re.compile(r"(?im)^\s*Attribute\s+VB_\w+.*$")
+CHR_RE = re.compile(r"(?i)\bChr[BW]?\$?\s*\(")
+ASC_RE = re.compile(r"(?i)\bAsc[BW]?\s*\(")
+STRREVERSE_RE = re.compile(r"(?i)\bStrReverse\s*\(")
+REPLACE_RE = re.compile(r"(?i)\bReplace\s*\(")
+SPLIT_RE = re.compile(r"(?i)\bSplit\s*\(")
+MID_RE = re.compile(r"(?i)\bMid[B]?\$?\s*\(")
+HEX_LITERAL_RE = re.compile(r"(?i)&H[0-9A-F]+\b")
+CONCAT_RE = re.compile(r"&(?![HhOo][0-9A-Fa-f])|\+(?=\s*(?:\"|Chr))")
+IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{3,}\b")
+HEX_STRING_RE = re.compile(r"^(?:[0-9A-Fa-f]{2}){8,}$")
+BASE64_STRING_RE = re.compile(r"^(?=[A-Za-z0-9+/]*[G-Zg-z])[A-Za-z0-9+/]{20,}={0,2}$")
+LINE_CONT_RE = re.compile(r"[ \t]_\r?\n")
+VOWELS = frozenset("aeiouyAEIOUY")
+
+# Words too common in VBA to tell anything about naming (keywords, common API).
+_KEYWORD_TEXT = (
+    "attribute function private public option explicit integer string boolean variant object double single "
+    "false true then else elseif select case next each while wend loop until exit with dim const byval byref "
+    "optional paramarray property sub end call set call long byte date currency nothing empty null redim "
+    "preserve error resume goto static global declare ptrsafe alias this thisdocument thisworkbook "
+    "application activedocument activeworkbook worksheets sheets range cells value text name count item "
+    "document workbook base begin version multiuse predeclaredid exposed creatable vb_name vb_base "
+    "vb_globalnamespace vb_creatable vb_predeclaredid vb_exposed vb_templatederived vb_customizable"
+)
+_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
+
+
+@dataclass
+class Analysis:
+    """What one document's VBA source says; `features` use the vba extractor's names."""
+
+    features: dict[str, float] = field(default_factory=dict)
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (rule id, evidence)
+    urls: list[str] = field(default_factory=list)
+
+
+def _entropy(text: str) -> float:
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _random_name(name: str) -> bool:
+    """A machine-made identifier: long, and vowel-starved or vowel-stuffed or with consonant runs."""
+    if len(name) < 8:
+        return False
+    letters = [c for c in name if c.isalpha()]
+    if not letters:
+        return True
+    ratio = sum(c in VOWELS for c in letters) / len(letters)
+    run = longest = 0
+    for c in name.lower():
+        run = run + 1 if c.isalpha() and c not in VOWELS else 0
+        longest = max(longest, run)
+    return ratio < 0.2 or ratio > 0.7 or longest >= 5
+
+
+def _decoded_strings(strings: list[str], reverse: bool) -> str:
+    """Hex and base64 literals decoded (and reversed literals, when StrReverse is used)."""
+    parts: list[str] = []
+    for s in strings[:5000]:
+        if HEX_STRING_RE.match(s):
+            parts.append(binascii.unhexlify(s).decode("latin-1"))
+        elif len(s) >= 20 and BASE64_STRING_RE.match(s) and len(s) % 4 == 0:
+            with contextlib.suppress(binascii.Error, ValueError):
+                parts.append(base64.b64decode(s, validate=True).decode("latin-1"))
+        if reverse and len(s) >= 4:
+            parts.append(s[::-1])
+    return "\n".join(parts)
+
+
+def analyze(code: str) -> Analysis:
+    """Analyse the concatenated source of every module of one document."""
+    result = Analysis()
+    f = result.features
+    code = LINE_CONT_RE.sub(" ", code[:MAX_CODE_CHARS])
+    body = ATTRIBUTE_LINE_RE.sub("", code)
+    lines = [ln for ln in body.splitlines() if ln.strip()]
+    n_lines = max(len(lines), 1)
+    kb = max(len(body) / 1024, 1.0)
+
+    strings = [m.group(1).replace('""', '"') for m in STRING_RE.finditer(body)]
+    reverse = bool(STRREVERSE_RE.search(body))
+    decoded = _decoded_strings(strings, reverse)
+    scanned = body + "\n" + decoded  # keywords hidden in encoded strings count too
+
+    # Triggers
+    triggers: list[str] = []
+    for name, pattern in TRIGGERS:
+        hits = {m.group(1) if m.groups() else m.group() for m in pattern.finditer(body)}
+        f[f"autoexec_{name}"] = float(len(hits))
+        triggers.extend(sorted(hits))
+    f["autoexec"] = float(len(triggers))
+    if triggers:
+        result.findings.append(("VBA_AUTOEXEC", ", ".join(triggers)))
+
+    # Behaviour keywords by category
+    for name, rule, pattern in CATEGORIES:
+        hits = Counter(m.group().strip() for m in pattern.finditer(scanned))
+        f[f"kw_{name}"] = float(sum(hits.values()))
+        if hits and rule:
+            result.findings.append((rule, ", ".join(sorted(hits, key=str.lower)[:12])))
+    declares = DECLARE_RE.findall(body)
+    f["declares"] = float(len(declares))
+    if declares:
+        result.findings.append(("VBA_WIN32_API", f"{len(declares)} Declare ... Lib statements"))
+    f["olevba_suspicious"] = float(len({m.group().lower() for m in OLEVBA_SUSPICIOUS.finditer(scanned)}))
+    f["olevba_autoexec"] = float(len({m.group().lower() for m in OLEVBA_AUTOEXEC.finditer(body)}))
+
+    # IOCs
+    urls = find_urls(scanned)
+    result.urls = urls
+    ips = sorted({m.group() for m in IPV4_RE.finditer(scanned)} - {"0.0.0.0", "127.0.0.1", "255.255.255.255"})
+    exes = sorted({m.group().lower() for m in EXE_NAME_RE.finditer(scanned)})
+    f["urls"] = float(len(urls))
+    f["ips"] = float(len(ips))
+    f["exe_names"] = float(len(exes))
+    if urls:
+        result.findings.append(("VBA_URL", ", ".join(urls[:5])))
+    if ips:
+        result.findings.append(("VBA_IP_ADDRESS", ", ".join(ips[:5])))
+    if exes:
+        result.findings.append(("VBA_EXECUTABLE_NAME", ", ".join(exes[:8])))
+
+    # Obfuscation statistics
+    chr_calls = len(CHR_RE.findall(body))
+    concat = len(CONCAT_RE.findall(STRING_RE.sub('""', body)))
+    f["chr_calls"] = float(chr_calls)
+    f["chr_per_kb"] = chr_calls / kb
+    f["asc_calls"] = float(len(ASC_RE.findall(body)))
+    f["concat_per_kb"] = concat / kb
+    f["concat_per_line"] = concat / n_lines
+    f["strreverse_calls"] = float(len(STRREVERSE_RE.findall(body)))
+    f["replace_calls"] = float(len(REPLACE_RE.findall(body)))
+    f["split_calls"] = float(len(SPLIT_RE.findall(body)))
+    f["mid_calls"] = float(len(MID_RE.findall(body)))
+    f["hex_literals"] = float(len(HEX_LITERAL_RE.findall(body)))
+    hex_strings = sum(bool(HEX_STRING_RE.match(s)) for s in strings)
+    b64_strings = sum(bool(len(s) >= 20 and BASE64_STRING_RE.match(s)) for s in strings)
+    f["hex_strings"] = float(hex_strings)
+    f["base64_strings"] = float(b64_strings)
+    if hex_strings or b64_strings:
+        result.findings.append(("VBA_ENCODED_STRINGS", f"{hex_strings} hex, {b64_strings} base64 literals"))
+    f["strings"] = float(len(strings))
+    f["longest_string"] = float(max((len(s) for s in strings), default=0))
+    f["string_entropy"] = _entropy("".join(strings)[: 1 << 20])
+    idents = {w for w in IDENT_RE.findall(STRING_RE.sub('""', body)) if w.lower() not in _KEYWORDS}
+    f["identifiers"] = float(len(idents))
+    f["identifier_mean_len"] = sum(map(len, idents)) / len(idents) if idents else 0.0
+    f["identifier_entropy"] = sum(_entropy(w) for w in idents) / len(idents) if idents else 0.0
+    f["random_identifiers"] = sum(map(_random_name, idents)) / len(idents) if idents else 0.0
+    f["comment_ratio"] = len(COMMENT_LINE_RE.findall(body)) / n_lines
+    f["lines"] = float(len(lines))
+    f["max_line_len"] = float(max((len(ln) for ln in lines), default=0))
+
+    obfuscated = [
+        reason for reason, hit in (
+            (f"{chr_calls} Chr() calls", chr_calls >= 20 and chr_calls / kb >= 4),
+            (f"string literal of {f['longest_string']:.0f} chars", f["longest_string"] >= 1000),
+            ("StrReverse", f["strreverse_calls"] > 0),
+            (f"{concat / n_lines:.1f} concatenations per line", concat >= 50 and concat / n_lines >= 1.5),
+            (f"{f['random_identifiers']:.0%} random-looking identifiers",
+             len(idents) >= 10 and f["random_identifiers"] >= 0.5),
+            (f"{f['max_line_len']:.0f}-char line", f["max_line_len"] >= 2000),
+        ) if hit
+    ]
+    if obfuscated:
+        result.findings.append(("VBA_OBFUSCATION", "; ".join(obfuscated)))
+
+    # mraptor: A (auto-exec), W (write), X (execute)
+    raptor = mraptor.MacroRaptor(code)
+    with quiet():
+        raptor.scan()
+    f["mraptor_autoexec"] = float(raptor.autoexec)
+    f["mraptor_write"] = float(raptor.write)
+    f["mraptor_execute"] = float(raptor.execute)
+    f["mraptor_suspicious"] = float(raptor.suspicious)
+    if raptor.suspicious:
+        result.findings.append(("VBA_MRAPTOR", f"flags {raptor.get_flags()}: " + ", ".join(raptor.matches[:3])))
+    return result
+
+
+FEATURES = (
+    "autoexec", "autoexec_open", "autoexec_close", "autoexec_other", "autoexec_event",
+    *(f"kw_{name}" for name, _, _ in CATEGORIES), "declares", "olevba_suspicious", "olevba_autoexec",
+    "urls", "ips", "exe_names",
+    "chr_calls", "chr_per_kb", "asc_calls", "concat_per_kb", "concat_per_line", "strreverse_calls",
+    "replace_calls", "split_calls", "mid_calls", "hex_literals", "hex_strings", "base64_strings", "strings",
+    "longest_string", "string_entropy", "identifiers", "identifier_mean_len", "identifier_entropy",
+    "random_identifiers", "comment_ratio", "lines", "max_line_len",
+    "mraptor_autoexec", "mraptor_write", "mraptor_execute", "mraptor_suspicious",
+)
+RULES = (
+    "VBA_AUTOEXEC", "VBA_WIN32_API", "VBA_URL", "VBA_IP_ADDRESS", "VBA_EXECUTABLE_NAME", "VBA_ENCODED_STRINGS",
+    "VBA_OBFUSCATION", "VBA_MRAPTOR", *(rule for _, rule, _ in CATEGORIES if rule),
+)
