@@ -1,0 +1,136 @@
+"""The retraining pipeline's kfp components: one per function, each a thin wrapper over
+`maldoc.pipeline.steps` / `maldoc.pipeline.gate` (which call `maldoc.training`, as the CLI does).
+
+kfp copies each function's source into the compiled YAML and runs it in the project's image, so
+every import sits inside the function, and this module must not use postponed annotations (kfp
+reads the annotations to type the inputs and outputs). `build(image)` turns the functions into
+components for one base image, installing nothing at run time (`install_kfp_package=False`: the
+image already holds maldoc and the pinned kfp).
+"""
+
+from types import SimpleNamespace
+from typing import List, NamedTuple  # noqa: UP035  (kfp reads typing.List in the component signatures)
+
+from kfp import dsl
+from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+
+def list_corpus(corpus_dir: str, cache_dir: str) -> NamedTuple("Listed", [("listing", str), ("files", int)]):
+    """List the labelled corpus with sha256s (into a content-addressed listing beside the cache)."""
+    from maldoc.pipeline.steps import list_corpus as run
+
+    listing, files = run(corpus_dir, cache_dir)
+    print(f"{files} files; listing {listing}")
+    return (listing, files)
+
+
+def shard_corpus(listing: str, cache_dir: str, shards: int) -> List[str]:  # noqa: UP006
+    """Split the listing into `shards` listings by sha256 (new files change only their own shard)."""
+    from maldoc.pipeline.steps import shard_listing
+
+    return shard_listing(listing, cache_dir, shards)
+
+
+def extract_features(shard_listing: str, cache_dir: str, limits_json: str, passwords_json: str, jobs: int,
+                     rows: Output[Dataset]) -> int:
+    """Features of the shard's files that the shared feature cache lacks; returns how many."""
+    from maldoc.pipeline import steps
+
+    stats = steps.extract_shard(shard_listing, cache_dir, rows.path, limits=steps.limits_from_json(limits_json),
+                                options=steps.options_from_json(passwords_json), jobs=jobs)
+    rows.metadata.update(stats)
+    print(f"shard {shard_listing}: {stats}")
+    return stats["extracted"]
+
+
+def merge_features(listing: str, cache_dir: str, shard_rows: Input[List[Dataset]],  # noqa: UP006
+                   limits_json: str, passwords_json: str, jobs: int, synthetic: int, seed: int,
+                   table: Output[Dataset]) -> int:
+    """Add the shards' rows to the shared cache and write the corpus' feature table."""
+    from maldoc.pipeline import steps
+
+    stats = steps.merge_features(listing, cache_dir, [r.path for r in shard_rows], table.path,
+                                 limits=steps.limits_from_json(limits_json),
+                                 options=steps.options_from_json(passwords_json), jobs=jobs,
+                                 synthetic=synthetic, seed=seed)
+    table.metadata.update(stats)
+    print(f"feature table: {stats}")
+    return stats["files"]
+
+
+def split_features(table: Input[Dataset], eval_fraction: float, seed: int, train_table: Output[Dataset],
+                   eval_table: Output[Dataset]) -> int:
+    """Set the evaluation files aside (stable from run to run); returns their number."""
+    from maldoc.pipeline.steps import split_table
+
+    sizes = split_table(table.path, train_table.path, eval_table.path, eval_fraction, seed)
+    train_table.metadata["files"] = sizes["train"]
+    eval_table.metadata["files"] = sizes["eval"]
+    print(f"split: {sizes}")
+    return sizes["eval"]
+
+
+def train_model(train_table: Input[Dataset], params_json: str, candidate: Output[Model], cv_metrics: Output[Metrics],
+                report: Output[Artifact]) -> str:
+    """LightGBM and its baselines, cross-validated (`maldoc train`); returns the bundle version."""
+    from maldoc.pipeline.steps import train_candidate
+
+    out = train_candidate(train_table.path, candidate.path, report.path, params_json)
+    candidate.metadata.update(version=out["version"], thresholds=out["thresholds"])
+    for name, value in out["cv"].items():
+        if isinstance(value, float) and value == value:  # NaN is not a metric
+            cv_metrics.log_metric(f"cv_{name}", value)
+    return out["version"]
+
+
+def evaluate_model(candidate: Input[Model], eval_table: Input[Dataset], metrics: Output[Metrics],
+                   classification: Output[ClassificationMetrics], report: Output[Artifact]) -> float:
+    """The candidate on the evaluation files (`maldoc evaluate`), as KFP metrics, ROC and confusion matrix."""
+    from maldoc.pipeline.steps import evaluation_summary
+
+    summary = evaluation_summary(candidate.path, eval_table.path, report.path)
+    for name, value in summary["scalars"].items():
+        metrics.log_metric(name, value)
+    for name, value in summary["rules"].items():
+        metrics.log_metric(f"rules_{name}", value)
+    if summary["roc"]:
+        roc = summary["roc"]
+        classification.log_roc_curve(roc["fpr"], roc["tpr"], roc["threshold"])
+    confusion = summary["confusion"]
+    classification.log_confusion_matrix(confusion["categories"], confusion["matrix"])
+    return summary["scalars"].get("roc_auc", float("nan"))
+
+
+def gate(candidate: Input[Model], eval_table: Input[Dataset], models_dir: str, metric: str, min_delta: float,
+         force: bool) -> NamedTuple("Gate", [("promote", bool), ("decision", str)]):
+    """Promote only when the candidate beats the current bundle on the same evaluation files."""
+    import json
+
+    from maldoc.pipeline.gate import current_bundle, decide
+    from maldoc.training.features import FeatureTable
+
+    decision = decide(candidate.path, current_bundle(models_dir), FeatureTable.load(eval_table.path), metric=metric,
+                      min_delta=min_delta, force=force)
+    print(decision.reason)
+    return (decision.promote, json.dumps(decision.as_dict(), sort_keys=True))
+
+
+def publish(candidate: Input[Model], models_dir: str, decision: str) -> str:
+    """Make the candidate the current bundle (kept under versions/ too); returns its folder."""
+    import json
+
+    from maldoc.pipeline.gate import publish as run
+
+    path = run(candidate.path, models_dir, json.loads(decision))
+    print(f"published {path}")
+    return str(path)
+
+
+FUNCTIONS = (list_corpus, shard_corpus, extract_features, merge_features, split_features, train_model,
+             evaluate_model, gate, publish)
+
+
+def build(image: str) -> SimpleNamespace:
+    """The components for one base image (the project's Docker image), by function name."""
+    return SimpleNamespace(**{f.__name__: dsl.component(f, base_image=image, install_kfp_package=False)
+                              for f in FUNCTIONS})
