@@ -21,6 +21,8 @@ from Cryptodome.Protocol.KDF import PBKDF2
 from Cryptodome.Util import Counter
 from pyzipper.zipfile_aes import AESZipEncrypter, AESZipInfo
 
+from maldoc.samples import cfb
+
 
 class _SeededEncrypter(AESZipEncrypter):
     def __init__(self, pwd: bytes, salt: bytes, nbits: int = 256) -> None:
@@ -70,10 +72,29 @@ def _seeded_agile(rng: random.Random):
 
 
 def encrypt_ooxml(data: bytes, password: str, rng: random.Random, *, spin_count: int = 100000) -> bytes:
-    """An ECMA-376 agile-encrypted OLE container around an OOXML package (what Office writes)."""
+    """An ECMA-376 agile-encrypted OLE container around an OOXML package (what Office writes).
+
+    msoffcrypto-tool does the cryptography; the container is written by `cfb` because
+    msoffcrypto's own writer stamps the current time into it and (6.1) loses data when the
+    EncryptedPackage stream is shorter than 4096 bytes.
+    """
+    from msoffcrypto.method.container.ecma376_encrypted import DefaultContent
+
     with _seeded_agile(rng) as agile:
-        return agile.ECMA376Agile.encrypt(password, io.BytesIO(data), salt_value=rng.randbytes(16),
-                                          spin_count=spin_count)
+        info, key = agile.ECMA376Agile.generate_encryption_parameters(password, rng.randbytes(16), spin_count)
+        package = agile.ECMA376Agile.encrypt_payload(io.BytesIO(data), info.encryptedKey, key,
+                                                     info.keyData.saltValue)
+        encryption_info = agile.ECMA376Agile.get_encryption_information(info, package, key)
+    return cfb.write({
+        "EncryptionInfo": encryption_info,
+        "EncryptedPackage": package,
+        "\x06DataSpaces": {
+            "Version": DefaultContent.Version,
+            "DataSpaceMap": DefaultContent.DataSpaceMap,
+            "DataSpaceInfo": {"StrongEncryptionDataSpace": DefaultContent.StrongEncryptionDataSpace},
+            "TransformInfo": {"StrongEncryptionTransform": {"\x06Primary": DefaultContent.Primary}},
+        },
+    })
 
 
 def decrypt_ooxml(data: bytes, password: str) -> bytes:

@@ -71,11 +71,7 @@ def eml_encrypted_docm(rng: random.Random) -> tuple[str, bytes]:
     if entry != "Document_Open":
         mods.append(ovba.Module("Module1", code))
     project = oledoc.vba_project_bin(mods, oledoc.project_id(rng.randbytes(16)))
-    paragraphs = [text.lure(rng)]
-    data = b""
-    while len(data) < 4608:  # msoffcrypto-tool writes a broken container below 4096 bytes
-        paragraphs += [text.ident(rng, 20, 60) for _ in range(20)]
-        data = ooxml.word(ooxml.WordDoc(paragraphs=paragraphs, vba_project=project))
+    data = ooxml.word(ooxml.WordDoc(paragraphs=[text.lure(rng), *text.paragraphs(rng, 2)], vba_project=project))
     pw = text.ident(rng, 5, 9)
     sender, to = _addresses(rng, bad=True)
     body = f"Dear customer,\n\n{text.lure(rng)}\nThe document is protected. {_password_line(rng, pw)}\n"
