@@ -54,7 +54,7 @@ def _a1(cells: list[tuple[int, int, str | float]]) -> list[tuple[str, str | floa
 
 # --- malicious ---------------------------------------------------------------------------------
 
-@template("doc_vba_dropper", "malicious", "doc", ("vba", "vba_autoexec", "vba_exec", "urls"))
+@template("doc_vba_dropper", "malicious", "doc", ("vba", "vba_autoexec", "vba_exec"))
 def doc_vba_dropper(rng: random.Random) -> tuple[str, bytes]:
     entry, code, _style = vbagen.dropper(rng, host="word")
     return text.stem(rng), oledoc.doc(_lure_text(rng), _word_modules(rng, entry, code), _pid(rng))
@@ -78,7 +78,7 @@ def xls_xlm_hidden(rng: random.Random) -> tuple[str, bytes]:
     return text.stem(rng), oledoc.xls(sheets, None, "")
 
 
-@template("docm_vba_dropper", "malicious", "docm", ("vba", "vba_autoexec", "vba_exec", "urls"))
+@template("docm_vba_dropper", "malicious", "docm", ("vba", "vba_autoexec", "vba_exec"))
 def docm_vba_dropper(rng: random.Random) -> tuple[str, bytes]:
     entry, code, _style = vbagen.dropper(rng, host="word")
     project = oledoc.vba_project_bin(_word_modules(rng, entry, code), _pid(rng), ovba.HOST_WORD)

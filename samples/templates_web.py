@@ -83,7 +83,8 @@ def html_credential_form(rng: random.Random) -> tuple[str, bytes]:
         enc = base64.b64encode(action.encode()).decode()
         form = form.replace(f'action="{action}"', 'action="#" id="f"')
         form += f'\n<script>document.getElementById("f").action = atob("{enc}");</script>'
-    body = f"<h2>{brand}</h2>\n<p>{text.lure(rng)}</p>\n{form}"
+    forgot = f'<p><a href="https://{text.host(rng, bad=True)}/reset">Forgot password?</a></p>'
+    body = f"<h2>{brand}</h2>\n<p>{text.lure(rng)}</p>\n{form}\n{forgot}"
     return text.stem(rng), _page(f"{brand} - Sign in", body)
 
 
