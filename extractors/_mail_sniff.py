@@ -18,11 +18,14 @@ LNK_MAGIC = b"L\x00\x00\x00\x01\x14\x02\x00"
 SCRIPT_KINDS = frozenset({"bat", "vbs", "js", "ps1", "hta", "wsf"})
 BINARY_RISKY_KINDS = frozenset({"exe", "lnk", "elf"})
 IMAGE_KINDS = frozenset({"png", "jpg", "gif", "bmp", "emf", "wmf", "tif"})
+ARCHIVE_KINDS = frozenset({"zip", "rar", "7z", "iso", "cab", "gz"})
 
 _IMAGE_MAGICS = (
     (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
     (b"\xd7\xcd\xc6\x9a", "wmf"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"),
 )
+_ARCHIVE_MAGICS = ((b"Rar!\x1a\x07", "rar"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"MSCF\x00\x00\x00\x00", "cab"),
+                   (b"\x1f\x8b\x08", "gz"))
 _TYPE_KIND = {
     FileType.OLE: "doc", FileType.OOXML: "docx", FileType.ODF: "odt", FileType.OFFICE_XML: "xml",
     FileType.MHTML: "mht", FileType.RTF: "rtf", FileType.PDF: "pdf", FileType.ONENOTE: "one",
@@ -97,6 +100,11 @@ def kind(data: bytes) -> str:
         return "hta" if _HTA.search(data[:HEAD].decode("latin-1")) else "html"
     if file_type is not FileType.UNKNOWN:
         return _TYPE_KIND[file_type]
+    for magic, label in _ARCHIVE_MAGICS:
+        if data.startswith(magic):
+            return label
+    if data[0x8001:0x8006] == b"CD001":
+        return "iso"
     for magic, label in _IMAGE_MAGICS:
         if data.startswith(magic):
             return label
