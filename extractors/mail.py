@@ -16,11 +16,13 @@ What an attacker controls and a filter should see:
 
 from __future__ import annotations
 
+import base64
 import binascii
 import contextlib
 import email.errors
 import math
 import os
+import quopri
 import re
 import unicodedata
 from email import policy
@@ -189,6 +191,20 @@ def _message_bytes(msg: Message) -> bytes:
             return b""
 
 
+def _undo_transfer_encoding(part: Message, data: bytes) -> bytes:
+    """A message/rfc822 part sent base64 or quoted-printable (not allowed, yet common) as the message."""
+    cte = _header(part, "Content-Transfer-Encoding").strip().lower()
+    try:
+        if cte == "base64":
+            body = re.sub(rb"[^A-Za-z0-9+/]", b"", data)  # base64 has no ':', so it all parsed as body
+            return base64.b64decode(body[: len(body) - len(body) % 4])
+        if cte == "quoted-printable":
+            return quopri.decodestring(data)
+    except _DECODE_ERRORS:
+        pass
+    return data
+
+
 class MailExtractor(Extractor):
     name = "mail"
     version = 1
@@ -235,6 +251,7 @@ class MailExtractor(Extractor):
                     counts["nested_messages"] += 1
                     inner = payload[0] if payload and isinstance(payload[0], Message) else None
                     data = _message_bytes(inner) if inner is not None else b""
+                    data = _undo_transfer_encoding(part, data)
                     name = _filename(part) or f"attached-{counts['nested_messages']}.eml"
                     if data:
                         out.children.append(sample.child(data, name))
