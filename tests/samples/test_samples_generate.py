@@ -129,3 +129,24 @@ def test_cli_registers_samples_generate(tmp_path, capsys):
     assert len(list(tmp_path.glob("*"))) == 5
     args = parser.parse_args(["samples", "generate", "--out", str(tmp_path), "--count", "0"])
     assert args.func(args) == 2
+
+
+def test_package_exports_the_in_memory_generator():
+    from maldoc.samples import GeneratedSample
+    from maldoc.samples import generate_samples as exported
+
+    first = next(exported(1, seed=3))
+    assert isinstance(first, GeneratedSample) and first.label == "malicious"
+
+
+def test_committed_demo_set_is_what_the_documented_command_writes():
+    """samples/README.md: `maldoc samples generate --out samples/demo --count 46 --seed 1`."""
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[2] / "samples" / "demo"
+    with Corpus(demo) as corpus:
+        items = list(corpus.items())
+    expected = list(generate_samples(46, seed=1))
+    assert [(i.path.name, i.label, i.read()) for i in items] == [(s.name, s.label, s.data) for s in expected]
+    assert sum(i.path.stat().st_size for i in items) < 5 * 1024 * 1024
+    assert {i.label for i in items} == {"malicious", "benign"}
