@@ -26,7 +26,7 @@ URL_RE = re.compile(r"(?i)\b(?:https?|ftps?|file)://[^\s\"'<>\\^`{|}\x00-\x1f]{3
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4_RE = re.compile(r"(?<![\d.])(?:" + _OCTET + r"\.){3}" + _OCTET + r"(?![\d.])")
 EXE_NAME_RE = re.compile(
-    r"(?i)\b[\w\-]+\.(?:exe|pif|scr|com|bat|cmd|dll|cpl|ocx|msi|msp|vbs|vbe|js|jse|wsf|wsh|wsc|hta|ps1|psm1|"
+    r"(?i)\b[\w\-]+\.(?:exe|pif|scr|bat|cmd|dll|cpl|ocx|msi|msp|vbs|vbe|js|jse|wsf|wsh|wsc|hta|ps1|psm1|"
     r"jar|lnk|reg|sct|inf|gadget|application)\b"
 )
 # Namespace URLs are not IOCs: every Office XML part names a dozen of them.

@@ -53,7 +53,7 @@ class OfficeCryptoExtractor(Extractor):
                 IndexError, AssertionError, EOFError, TypeError, AttributeError) as exc:
             office, encrypted = None, container
             if container:
-                out.flag(Flag.UNSUPPORTED, f"officecrypto: {type(exc).__name__}: {exc}")
+                out.flag(Flag.UNSUPPORTED, f"officecrypto: msoffcrypto cannot read it ({type(exc).__name__}: {exc})")
         f = out.features
         f["officecrypto.encrypted"] = float(encrypted)
         f["officecrypto.ooxml_container"] = float(container)

@@ -82,7 +82,7 @@ class OleExtractor(Extractor):
         try:
             ole = open_ole(sample.data)
         except Exception as exc:
-            out.flag(ole_error_flag(exc), f"ole: {type(exc).__name__}: {exc}")
+            out.flag(ole_error_flag(exc), f"ole: unreadable compound file ({type(exc).__name__}: {exc})")
             return
         f = out.features
         f["ole.size_log2"] = log2(len(sample.data))

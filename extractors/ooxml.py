@@ -63,7 +63,7 @@ class OoxmlExtractor(Extractor):
         except Exception as exc:
             text = str(exc).lower()
             out.flag(Flag.TRUNCATED if "truncated" in text or "end-of-central" in text else Flag.PARSE_ERROR,
-                     f"ooxml: {type(exc).__name__}: {exc}")
+                     f"ooxml: unreadable package ({type(exc).__name__}: {exc})")
             return
         f = out.features
         for name in self.features:

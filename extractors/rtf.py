@@ -94,7 +94,7 @@ class RtfExtractor(Extractor):
             with quiet():
                 parser.parse()
         except (ValueError, IndexError, TypeError, RecursionError, UnicodeError) as exc:
-            out.flag(Flag.PARSE_ERROR, f"rtf: {type(exc).__name__}: {exc}")
+            out.flag(Flag.PARSE_ERROR, f"rtf: rtfobj failed ({type(exc).__name__}: {exc})")
         counts = dict.fromkeys(("objects", "ole_objects", "packages", "package_risky", "ole2link", "equation",
                                 "exploit_clsid"), 0.0)
         for i, obj in enumerate(parser.objects[:MAX_OBJECTS]):

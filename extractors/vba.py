@@ -92,10 +92,12 @@ class VbaExtractor(Extractor):
             ctx.check()
             try:
                 self._read_container(label, blob, ctx, modules, pcode_hits, stats)
+            except olevba.FileOpenError:
+                continue  # not a container VBA_Parser knows (e.g. plain MIME): no VBA there
             except (olevba.OlevbaBaseException, OSError, ValueError, struct.error, KeyError, IndexError,
                     TypeError, AttributeError, zlib.error, RuntimeError) as exc:
                 failed = True
-                out.flag(Flag.PARSE_ERROR, f"vba: {label}: {type(exc).__name__}: {exc}")
+                out.flag(Flag.PARSE_ERROR, f"vba: {label}: olevba failed ({type(exc).__name__}: {exc})")
         if not modules and (encrypted or failed):
             return  # unknown, not "no macros"
         f = out.features
@@ -144,8 +146,7 @@ class VbaExtractor(Extractor):
         if data.startswith(b"PK"):
             try:
                 package = open_package(data)
-            except Exception as exc:
-                out.flag(Flag.PARSE_ERROR, f"vba: package unreadable: {type(exc).__name__}: {exc}")
+            except Exception:  # the ooxml extractor reports the broken package
                 return
             for name in package.infos:
                 low = name.lower()
