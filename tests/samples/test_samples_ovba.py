@@ -91,3 +91,13 @@ def test_xls_macro_sheet_formulas_are_seen_by_olevba():
         parser.close()
     assert 'EXEC("cmd /c rem x")' in code
     assert "very hidden" in code
+
+
+def test_oleid_identifies_the_word_and_excel_containers():
+    from maldoc.olecompat import oleid
+
+    with quiet():
+        word = {i.id: i.value for i in oleid.OleID(data=oledoc.doc("x", None, "")).check()}
+        excel = {i.id: i.value for i in oleid.OleID(data=oledoc.xls([("S", 0, False, [])], None, "")).check()}
+    assert word["ftype"].startswith("MS Word 97-2003") and not word["encrypted"]
+    assert excel["ftype"].startswith("MS Excel 97-2003")
