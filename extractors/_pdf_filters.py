@@ -45,22 +45,27 @@ def filters_of(attrs: dict) -> tuple[list[str], list[Any]]:
 
 
 def inflate(data: bytes, cap: int) -> tuple[bytes, str]:
-    """zlib with an output cap; a corrupt tail keeps what came before it (as Acrobat does)."""
+    """zlib with an output cap. A corrupt stream keeps its output up to the damage (as Acrobat
+    does): the failing piece is re-fed in ever smaller pieces from a copy of the state before it."""
     d = zlib.decompressobj()
     out = bytearray()
-    status = OK
-    step = 1 << 16
-    for i in range(0, len(data), step):
+    pos, step = 0, 1 << 16
+    while pos < len(data):
+        piece = data[pos:pos + step]
+        saved = d.copy()
         try:
-            out += d.decompress(data[i:i + step], cap - len(out) + 1)
+            out += d.decompress(piece, cap - len(out) + 1)
         except zlib.error:
-            status = ERROR if not out else OK
-            break
+            if step == 1:
+                return bytes(out), OK if out else ERROR
+            d, step = saved, max(1, step // 16)
+            continue
+        pos += len(piece)
         if len(out) > cap or d.unconsumed_tail:
             return bytes(out[:cap]), CAPPED
         if d.eof:
             break
-    return bytes(out), status
+    return bytes(out), OK
 
 
 def _lzw(data: bytes, cap: int) -> tuple[bytes, str]:

@@ -27,7 +27,7 @@ _STRING = re.compile(r"\"(?:[^\"\\\n]|\\.){0,1048576}\"|'(?:[^'\\\n]|\\.){0,1048
 # customDictionaryOpen) and the call that launches an attached file.
 EXPLOIT_APIS = (
     "Collab.collectEmailInfo", "util.printf", "Collab.getIcon", "media.newPlayer", "getAnnots",
-    "spell.customDictionaryOpen", "util.printd", "Doc.syncAnnotScan",
+    "spell.customDictionaryOpen", "syncAnnotScan",
 )
 _EXPLOIT = re.compile("|".join(re.escape(a).replace(r"\.", r"\s*\.\s*") for a in EXPLOIT_APIS))
 _EXPORT_LAUNCH = re.compile(r"exportDataObject\s*\([^)]{0,400}nLaunch\s*:\s*[12]", re.S)

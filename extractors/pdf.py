@@ -216,13 +216,16 @@ class PdfExtractor(Extractor):
 
     def _dict(self, d: dict, objid: int, doc: Walk, acts: Actions, ctx: Context) -> None:
         where = f"obj {objid}"
+        sealed = doc.encrypted and doc.decipher is None  # strings are ciphertext: count, never read
         if "JS" in d:
             self._script(doc.resolve(d["JS"]), d["JS"], where, doc, acts, ctx)
         kind = name_of(d.get("S"))
         if kind in acts.kinds:
             acts.kinds[kind] += 1
             if kind == "Launch":
-                acts.launches.append((_launch_target(d, doc), where))
+                acts.launches.append(("(encrypted)" if sealed else _launch_target(d, doc), where))
+            elif sealed:
+                pass
             elif kind == "URI":
                 uri = _text(doc.resolve(d.get("URI")))
                 if uri:
@@ -247,7 +250,7 @@ class PdfExtractor(Extractor):
         if "EF" in d:
             ef = doc.resolve(d["EF"])
             if isinstance(ef, dict):
-                name = _text(doc.resolve(d.get("UF"))) or _filespec(doc.resolve(d.get("F")), doc)
+                name = "" if sealed else _text(doc.resolve(d.get("UF"))) or _filespec(doc.resolve(d.get("F")), doc)
                 for ref in list(ef.values())[:8]:
                     if isinstance(ref, PDFObjRef) and isinstance(doc.objects.get(ref.objid), Stream):
                         acts.embedded[ref.objid] = name or acts.embedded.get(ref.objid, "")
@@ -258,8 +261,13 @@ class PdfExtractor(Extractor):
 
     @staticmethod
     def _script(value: Any, ref: Any, where: str, doc: Walk, acts: Actions, ctx: Context) -> None:
+        if doc.encrypted and doc.decipher is None:
+            key: Any = ("o", ref.objid) if isinstance(ref, PDFObjRef) else ("s", id(value))
+            acts.scripts.setdefault(key, "")
+            acts.script_where.setdefault(key, where)
+            return
         if isinstance(value, bytes | str):
-            key: Any = ("s", id(value))
+            key = ("s", id(value))
             text = _pdf_js.text_of(value)
         elif isinstance(value, Stream):
             key = ("o", ref.objid if isinstance(ref, PDFObjRef) else id(value))
@@ -280,10 +288,11 @@ class PdfExtractor(Extractor):
         f = out.features
         where = sample.display_path
         scripts = [s for s in acts.scripts.values() if s]
+        unreadable = len(acts.scripts) - len(scripts)
         xfa_scripts = self._xfa_scripts(acts, doc, ctx)
         scripts += xfa_scripts
         js = _pdf_js.analyse(scripts)
-        f["pdf.js_scripts"] = js.scripts
+        f["pdf.js_scripts"] = js.scripts + unreadable
         f["pdf.js_length"] = js.length
         f["pdf.js_entropy"] = js.entropy
         f["pdf.js_eval"] = js.eval
@@ -306,9 +315,10 @@ class PdfExtractor(Extractor):
         f["pdf.submitform_actions"] = acts.kinds["SubmitForm"]
         f["pdf.goto_remote_actions"] = acts.kinds["GoToR"] + acts.kinds["GoToE"]
 
-        if scripts or acts.kinds["JavaScript"]:
+        if acts.scripts or acts.kinds["JavaScript"] or xfa_scripts:
             first = next(iter(acts.script_where.values()), where)
-            out.add("PDF_JAVASCRIPT", f"{len(scripts)} script(s), {js.length} chars", first)
+            extra = f" (+{unreadable} not decodable)" if unreadable else ""
+            out.add("PDF_JAVASCRIPT", f"{len(scripts)} script(s), {js.length} chars{extra}", first)
         if opens_js or acts.auto_js:
             out.add("PDF_AUTO_JAVASCRIPT", "/OpenAction runs JavaScript" if opens_js else acts.auto_js[0], where)
         if js.obfuscated:
@@ -387,6 +397,8 @@ class PdfExtractor(Extractor):
             cap = max(0, min(ctx.limits.max_bytes, ctx.limits.max_decompressed_bytes - ctx.budget.inflated))
             blob, status = stream_data(doc, stream, cap)
             if blob is None:
+                if status == "encrypted":  # already flagged: the file is encrypted and was not opened
+                    continue
                 out.flag(Flag.PARSE_ERROR, f"pdf: embedded file {name or oid} could not be decoded ({status})")
                 continue
             if status == CAPPED or not ctx.budget.allow_inflate(len(blob)):
