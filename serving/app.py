@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 from maldoc import __version__
 from maldoc.pool import TaskFn, analyze_task
 
+from . import routes_health, routes_model, routes_scan
 from .body import BodyError
 from .metrics import MetricsMiddleware
-from .routes import health, model, scan
 from .scanner import QueueFull
 from .service import InternalScanError, Service
 from .settings import Settings
@@ -77,9 +77,9 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
                   lifespan=lifespan)
     app.state.service = service
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
-    app.include_router(scan.router)
-    app.include_router(model.router)
-    app.include_router(health.router)
+    app.include_router(routes_scan.router)
+    app.include_router(routes_model.router)
+    app.include_router(routes_health.router)
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, exc: BodyError) -> JSONResponse:

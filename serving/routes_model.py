@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException
 
-from ..deps import ADMIN_RESPONSES, AdminAuth, ServiceDep
-from ..modelstore import Loaded
-from ..schemas import ErrorResponse, ModelInfo, ModelResponse, ReloadRequest
+from .deps import ADMIN_RESPONSES, AdminAuth, ServiceDep
+from .modelstore import Loaded
+from .schemas import ErrorResponse, ModelInfo, ModelResponse, ReloadRequest
 
 router = APIRouter(tags=["model"])
 

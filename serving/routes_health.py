@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..deps import ServiceDep
-from ..schemas import Health, Ready
+from .deps import ServiceDep
+from .schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
 

@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from maldoc.filetype import detect
 from maldoc.types import FileType
 
-from ..body import BodyError, is_multipart, read_raw, read_upload
-from ..deps import AUTH_RESPONSES, ScanAuth, ServiceDep
-from ..schemas import EmailScanResponse, ErrorResponse, PartSummary, QueueFullResponse, ScanResponse
-from ..service import Outcome
+from .body import BodyError, is_multipart, read_raw, read_upload
+from .deps import AUTH_RESPONSES, ScanAuth, ServiceDep
+from .schemas import EmailScanResponse, ErrorResponse, PartSummary, QueueFullResponse, ScanResponse
+from .service import Outcome
 
 router = APIRouter(prefix="/v1/scan", tags=["scan"], dependencies=[ScanAuth])
 

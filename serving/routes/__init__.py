@@ -1,1 +1,0 @@
-"""One APIRouter per resource: scans, the model, health and metrics."""
