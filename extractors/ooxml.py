@@ -219,7 +219,7 @@ class OoxmlExtractor(Extractor):
                 and not low.startswith(("docprops/", "_xmlsignatures/", "customxml/"))
             if odd:
                 f["ooxml.non_xml_parts"] += 1
-            if not (is_embedding or (odd and risky_name(name))):
+            if not (is_embedding or risky_name(name)):
                 continue
             ctx.check()
             if len(out.children) >= ctx.limits.max_children:

@@ -1,0 +1,69 @@
+"""Encrypted Office documents: default passwords, caller passwords, and the unopened case."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from maldoc.extractor import Options
+from maldoc.extractors.officecrypto import OfficeCryptoExtractor
+from maldoc.samples import crypt
+from maldoc.types import Flag
+
+sys.path.insert(0, str(Path(__file__).parent))
+import office_fixtures as fx
+
+CODE = 'Sub AutoOpen()\nCreateObject("WScript.Shell").Run "calc"\nEnd Sub'
+
+
+@pytest.fixture(scope="module")
+def plain_docm() -> bytes:
+    return fx.docm(CODE)
+
+
+def encrypted(data: bytes, password: str) -> bytes:
+    return crypt.encrypt_ooxml(data, password, random.Random(1), spin_count=1000)
+
+
+def test_velvetsweatshop_opens_and_the_plaintext_is_a_child(plain_docm: bytes) -> None:
+    out = fx.run(OfficeCryptoExtractor(), encrypted(plain_docm, "VelvetSweatshop"), "e.xlsm")
+    f = out.features
+    assert f["officecrypto.encrypted"] == 1 and f["officecrypto.decrypted"] == 1
+    assert f["officecrypto.default_password"] == 1 and f["officecrypto.method_agile"] == 1
+    assert f["officecrypto.ooxml_container"] == 1
+    assert Flag.DECRYPTED in out.flags and Flag.ENCRYPTED not in out.flags
+    assert "OFFICE_DEFAULT_PASSWORD" in fx.rules(out)
+    assert [c.data for c in out.children] == [plain_docm]
+
+
+def test_caller_password_opens_without_default_finding(plain_docm: bytes) -> None:
+    data = encrypted(plain_docm, "s3cret-from-mail")
+    out = fx.run(OfficeCryptoExtractor(), data, "e.docm", options=Options(passwords=("s3cret-from-mail",)))
+    assert out.features["officecrypto.decrypted"] == 1 and out.features["officecrypto.default_password"] == 0
+    assert fx.rules(out) == set()
+    assert out.children[0].data == plain_docm
+
+
+def test_unknown_password_is_flagged_and_never_reads_as_no_macros(plain_docm: bytes) -> None:
+    data = encrypted(plain_docm, "unguessable")
+    node = fx.scan(data, "locked.docm")
+    assert Flag.ENCRYPTED in node.result.flags
+    assert {"OFFICE_ENCRYPTED", "CORE_ENCRYPTED_UNOPENED"} <= fx.rules(node)
+    assert node.result.features["officecrypto.decrypted"] == 0
+    assert "vba.has_vba" not in node.result.features  # missing (unknown), not 0
+    assert node.children == []
+
+
+def test_decrypted_content_is_scanned_end_to_end(plain_docm: bytes) -> None:
+    node = fx.scan(encrypted(plain_docm, "VelvetSweatshop"), "e.docm")
+    assert [c.name for c in node.children] == ["e.docm (decrypted)"]
+    assert {"VBA_MACROS", "VBA_AUTOEXEC", "OFFICE_DEFAULT_PASSWORD"} <= fx.tree_rules(node)
+    assert node.children[0].result.features["vba.has_vba"] == 1
+
+
+def test_plain_ole_file_is_not_encrypted() -> None:
+    out = fx.run(OfficeCryptoExtractor(), fx.oledoc.doc("hello", None, fx.PID), "p.doc")
+    assert out.features["officecrypto.encrypted"] == 0 and not out.flags
