@@ -36,17 +36,35 @@ def _where(path: str) -> str:
     return " > ".join(parts) or "message"
 
 
+def _top_reason(verdict: Verdict) -> tuple[str, str]:
+    """The one reason a person should read first, and the part of the message it was found in.
+
+    The reason is the top one of the highest-scoring node (the deepest on ties: the rule scorer
+    scores a container with everything inside it). When it names a rule, the part is the one
+    whose own findings include that rule, so "in invoice.zip > invoice.docm" points at the macro
+    even though the message as a whole scored highest.
+    """
+    nodes = list(verdict.walk())
+    worst = max(nodes, key=lambda v: (v.own_score, v.path.count(" > ")))
+    if not worst.reasons:
+        return "", ""
+    top = worst.reasons[0]
+    holder = worst
+    if top.feature.startswith("rule."):
+        holders = [v for v in nodes if any(f.rule_id == top.feature[5:] for f in v.findings)]
+        if holders:
+            holder = max(holders, key=lambda v: v.own_score)
+    return top.title, _where(holder.path)
+
+
 def outcome_from_verdict(verdict: Verdict) -> Outcome:
-    """The message-level label and score, and the one reason a person should read first: the top
-    reason of the part that scored highest on its own."""
-    worst = max(verdict.walk(), key=lambda v: v.own_score)
-    reason = worst.reasons[0].title if worst.reasons else ""
+    """The message-level label and score, with the top reason and where it was found."""
+    reason, where = _top_reason(verdict)
     error = ""
     if verdict.label == "error":
         messages = [e for v in verdict.walk() for e in v.errors]
         error = clean_text("; ".join(messages) or "analysis incomplete")
-    return Outcome(label=verdict.label.value, score=verdict.score, reason=reason,
-                   where=_where(worst.path) if reason else "", error=error,
+    return Outcome(label=verdict.label.value, score=verdict.score, reason=reason, where=where, error=error,
                    threshold=verdict.threshold, suspicious_threshold=verdict.suspicious_threshold,
                    model_version=verdict.model_version, sha256=verdict.sha256)
 
@@ -94,8 +112,9 @@ class InProcessScanner:
 
     def warm_up(self) -> None:
         """Start the workers now, from the main thread: before libmilter blocks signals in its
-        threads (a worker forked later would inherit that mask) and before the first mail waits."""
-        self.pool.submit(b"", "warm-up").result(timeout=120)
+        threads (a worker forked later would inherit that mask), and load the extractors in them
+        (any non-empty input does) so the first message does not wait for that."""
+        self.pool.submit(b"warm-up\n", "warm-up.txt").result(timeout=120)
 
     def scan(self, raw: bytes) -> Outcome:
         from maldoc.scoring import build_verdict

@@ -13,23 +13,24 @@ import pytest
 
 from maldoc.limits import Limits
 from maldoc.serving.milter_scan import InProcessScanner, RestScanner, outcome_from_json, outcome_from_verdict
-from maldoc.verdict import Label, Reason, Verdict
+from maldoc.verdict import FindingOut, Label, Reason, Verdict
 
 RAW = b"From: a@sender.test\r\nTo: b@example.test\r\nSubject: x\r\n\r\nhello\r\n"
 
 
-def verdict(path, label, score, own, reasons=(), children=(), errors=()):
+def verdict(path, label, score, own, reasons=(), children=(), errors=(), findings=()):
     return Verdict(path=path, name=path.rsplit(" > ", 1)[-1], sha256="0" * 64, size=10, file_type="email",
                    label=label, score=score, own_score=own, threshold=0.7, suspicious_threshold=0.4,
-                   model_version="rules", reasons=[Reason(feature="r", title=t, contribution=0.9) for t in reasons],
-                   children=list(children), errors=list(errors))
+                   model_version="rules", reasons=[Reason(feature=f, title=t, contribution=0.9) for f, t in reasons],
+                   children=list(children), errors=list(errors),
+                   findings=[FindingOut(rule_id=r, title=r, severity="high") for r in findings])
 
 
-MESSAGE = verdict("message.eml", Label.MALICIOUS, 0.95, 0.1, ["Sender mismatch"], children=[
+MESSAGE = verdict("message.eml", Label.MALICIOUS, 0.95, 0.1, [("r", "Sender mismatch")], children=[
     verdict("message.eml > body.txt", Label.CLEAN, 0.0, 0.0),
     verdict("message.eml > invoice.zip", Label.MALICIOUS, 0.95, 0.0, children=[
         verdict("message.eml > invoice.zip > invoice.docm", Label.MALICIOUS, 0.95, 0.95,
-                ["Macro runs when the document opens"])]),
+                [("r", "Macro runs when the document opens")])]),
 ])
 
 
@@ -40,6 +41,22 @@ def test_outcome_names_the_worst_part_and_its_top_reason():
     assert outcome.where == "invoice.zip > invoice.docm"
     assert (outcome.threshold, outcome.suspicious_threshold, outcome.model_version) == (0.7, 0.4, "rules")
     assert not outcome.error
+
+
+def test_reason_points_at_the_part_where_its_rule_fired():
+    # The rule scorer scores a container with everything inside it: the message scores highest,
+    # but the reason's rule fired in the document, two levels down.
+    macro = ("rule.VBA_AUTOEXEC", "Macro runs when the document opens")
+    message = verdict("message.eml", Label.MALICIOUS, 0.94, 0.94, [macro, ("rule.MAIL_PW", "Password in body")],
+                      findings=["MAIL_PW"], children=[
+        verdict("message.eml > a.zip", Label.MALICIOUS, 0.9, 0.9, [macro], findings=["CORE_ENCRYPTED_ARCHIVE"],
+                children=[verdict("message.eml > a.zip > a.docm", Label.MALICIOUS, 0.88, 0.88, [macro],
+                                  findings=["VBA_AUTOEXEC"])])])
+    outcome = outcome_from_verdict(message)
+    assert (outcome.reason, outcome.where) == ("Macro runs when the document opens", "a.zip > a.docm")
+    tie = verdict("message.eml", Label.MALICIOUS, 0.9, 0.9, [("x", "Top")], children=[
+        verdict("message.eml > b.pdf", Label.MALICIOUS, 0.9, 0.9, [("x", "Top")])])
+    assert outcome_from_verdict(tie).where == "b.pdf"  # deepest on ties
 
 
 def test_error_verdict_becomes_an_error_outcome():

@@ -210,13 +210,16 @@ def postfix(milters: dict[str, int]) -> Iterator[Postfix]:
 
 
 @contextlib.contextmanager
-def milter_process(port: int, *args: str, log_path: Path | None = None) -> Iterator[subprocess.Popen]:
-    """`maldoc milter` in a child process (libmilter owns its process's signals and threads)."""
+def milter_process(port: int, *args: str, log_path: Path | None = None,
+                   wait: bool = True) -> Iterator[subprocess.Popen]:
+    """`maldoc milter` in a child process (libmilter owns its process's signals and threads).
+    With wait=False the caller waits for the port (`wait_port`), to start several at once."""
     cmd = [sys.executable, "-m", "maldoc.cli", "milter", "--socket", f"inet:{port}@127.0.0.1", *args]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_port(port, timeout_s=120, proc=proc)
+        if wait:
+            wait_port(port, timeout_s=120, proc=proc)
         yield proc
     finally:
         proc.terminate()
