@@ -7,16 +7,37 @@ import re
 
 from maldoc.extractors.urls import find_urls  # noqa: F401 - re-exported for the mail and HTML extractors
 
-_BLOCKS = re.compile(r"<(script|style|head)\b[^>]*>.*?</\1\s*>", re.I | re.S)
-_BREAKS = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li)\b[^>]*>", re.I)
-_TAGS = re.compile(r"<[^>]{0,4000}>")
+_BREAKS = re.compile(r"</?(?:br|p|div|tr|td|th|li|ul|ol|h\d|hr|table|title|head|body|html|blockquote)\b[^<>]{0,2000}>",
+                     re.I)
+_TAGS = re.compile(r"<[^<>]{0,4000}>")  # '<' excluded inside: a run of unclosed '<' stays linear
+
+
+def _drop_blocks(markup: str, tags: tuple[str, ...] = ("script", "style")) -> str:
+    """`markup` without script and style elements, in one pass (an unclosed one runs to the end)."""
+    low = markup.lower()
+    kept: list[str] = []
+    pos = 0
+    while True:
+        starts = [(i, t) for t in tags if (i := low.find(f"<{t}", pos)) != -1]
+        if not starts:
+            break
+        start, tag = min(starts)
+        end = low.find(f"</{tag}", start)
+        kept.append(markup[pos:start])
+        if end == -1:
+            return " ".join(kept)
+        close = low.find(">", end)
+        pos = len(markup) if close == -1 else close + 1
+        kept.append(" ")
+    kept.append(markup[pos:])
+    return "".join(kept)
 
 
 def html_text(markup: str) -> str:
     """What a reader sees: markup, scripts and styles removed, entities decoded, lines kept."""
-    text = _BLOCKS.sub(" ", markup)
+    text = _drop_blocks(markup)
     text = _BREAKS.sub("\n", text)
-    text = _TAGS.sub(" ", text)
+    text = _TAGS.sub("", text)  # inline tags (<b>, <span>) sit inside words: "Pass<b>word</b>"
     return html.unescape(text)
 
 

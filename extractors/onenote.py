@@ -25,7 +25,9 @@ from maldoc.types import ExtractorResult, FileType, Flag, Sample
 FDSO_GUID = bytes.fromhex("e716e3bd65261145a4c48d4d0b7a9eac")  # {BDE316E7-2665-4511-A4C4-8D4D0B7A9EAC}
 DATA_OFFSET = 36  # guid (16) + cbLength (8) + unused (4) + reserved (8)
 MAX_NAMES = 500
-_UTF16_NAME = re.compile(rb"(?:[\x20-\x7e]\x00){1,200}\.\x00(?:[A-Za-z0-9]\x00){1,8}(?![A-Za-z0-9]\x00)")
+# Anchored at the start of a UTF-16 run (lookbehind), so a long run costs one bounded attempt, not one per byte.
+_UTF16_NAME = re.compile(
+    rb"(?<![\x20-\x7e]\x00)(?:[\x20-\x7e]\x00){1,200}\.\x00(?:[A-Za-z0-9]\x00){1,8}(?![A-Za-z0-9]\x00)")
 
 # Extensions that may carry content of a given sniffed kind (a .cmd holds what sniffs as "bat").
 _FITS = {
