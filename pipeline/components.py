@@ -73,20 +73,21 @@ def split_features(table: Input[Dataset], eval_fraction: float, seed: int, train
 def train_model(train_table: Input[Dataset], params_json: str, candidate: Output[Model], cv_metrics: Output[Metrics],
                 report: Output[Artifact]) -> str:
     """LightGBM and its baselines, cross-validated (`maldoc train`); returns the bundle version."""
-    from maldoc.pipeline.steps import train_candidate
+    from maldoc.pipeline.steps import train_candidate, write_json
 
     out = train_candidate(train_table.path, candidate.path, report.path, params_json)
     candidate.metadata.update(version=out["version"], thresholds=out["thresholds"])
     for name, value in out["cv"].items():
         if isinstance(value, float) and value == value:  # NaN is not a metric
             cv_metrics.log_metric(f"cv_{name}", value)
+    write_json(cv_metrics.path, cv_metrics.metadata)
     return out["version"]
 
 
 def evaluate_model(candidate: Input[Model], eval_table: Input[Dataset], metrics: Output[Metrics],
                    classification: Output[ClassificationMetrics], report: Output[Artifact]) -> float:
     """The candidate on the evaluation files (`maldoc evaluate`), as KFP metrics, ROC and confusion matrix."""
-    from maldoc.pipeline.steps import evaluation_summary
+    from maldoc.pipeline.steps import evaluation_summary, write_json
 
     summary = evaluation_summary(candidate.path, eval_table.path, report.path)
     for name, value in summary["scalars"].items():
@@ -98,30 +99,40 @@ def evaluate_model(candidate: Input[Model], eval_table: Input[Dataset], metrics:
         classification.log_roc_curve(roc["fpr"], roc["tpr"], roc["threshold"])
     confusion = summary["confusion"]
     classification.log_confusion_matrix(confusion["categories"], confusion["matrix"])
+    write_json(metrics.path, metrics.metadata)
+    write_json(classification.path, classification.metadata)
     return summary["scalars"].get("roc_auc", float("nan"))
 
 
 def gate(candidate: Input[Model], eval_table: Input[Dataset], models_dir: str, metric: str, min_delta: float,
-         force: bool) -> NamedTuple("Gate", [("promote", bool), ("decision", str)]):
-    """Promote only when the candidate beats the current bundle on the same evaluation files."""
+         force: bool, decision: Output[Artifact]) -> bool:
+    """Promote only when the candidate beats the current bundle on the same evaluation files.
+
+    The one return value is what `dsl.If` tests (kfp.local resolves conditions on `Output` only);
+    the decision with its reasons and figures is an artifact.
+    """
     import json
 
     from maldoc.pipeline.gate import current_bundle, decide
     from maldoc.training.features import FeatureTable
 
-    decision = decide(candidate.path, current_bundle(models_dir), FeatureTable.load(eval_table.path), metric=metric,
-                      min_delta=min_delta, force=force)
-    print(decision.reason)
-    return (decision.promote, json.dumps(decision.as_dict(), sort_keys=True))
+    result = decide(candidate.path, current_bundle(models_dir), FeatureTable.load(eval_table.path), metric=metric,
+                    min_delta=min_delta, force=force)
+    with open(decision.path, "w") as handle:
+        json.dump(result.as_dict(), handle, indent=2, sort_keys=True)
+    decision.metadata.update(promote=result.promote, reason=result.reason)
+    print(result.reason)
+    return result.promote
 
 
-def publish(candidate: Input[Model], models_dir: str, decision: str) -> str:
+def publish(candidate: Input[Model], models_dir: str, decision: Input[Artifact]) -> str:
     """Make the candidate the current bundle (kept under versions/ too); returns its folder."""
     import json
 
     from maldoc.pipeline.gate import publish as run
 
-    path = run(candidate.path, models_dir, json.loads(decision))
+    with open(decision.path) as handle:
+        path = run(candidate.path, models_dir, json.load(handle))
     print(f"published {path}")
     return str(path)
 

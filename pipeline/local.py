@@ -27,11 +27,6 @@ class LocalRun:
     published: str | None = None  # the current bundle folder when the candidate was promoted
 
 
-def _latest(outputs: Path, pattern: str) -> Path | None:
-    found = sorted(outputs.glob(pattern), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
-
-
 def run_local(arguments: dict, work_dir: str | Path, *, image: str = DEFAULT_IMAGE,
               parallelism: int = DEFAULT_PARALLELISM, enable_caching: bool = True) -> LocalRun:
     from kfp import local
@@ -52,18 +47,11 @@ def run_local(arguments: dict, work_dir: str | Path, *, image: str = DEFAULT_IMA
         # ...and that CPU/memory requests and limits mean nothing to a local subprocess: true, and expected
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*",
                                 category=UserWarning)
-        pipeline(**arguments)
-    run = LocalRun(outputs=outputs)
-    # kfp.local returns no outputs for a pipeline without declared outputs: read the newest step artifacts
-    gate_out = _latest(outputs, "maldoc-retrain-*/gate/executor_output.json")
-    if gate_out:
-        params = json.loads(gate_out.read_text()).get("parameterValues", {})
-        run.decision = json.loads(params.get("decision", "{}"))
-    metrics_file = _latest(outputs, "maldoc-retrain-*/evaluate-model/metrics")
-    if metrics_file:
-        run.metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    cand = _latest(outputs, "maldoc-retrain-*/train-model/candidate")
-    run.candidate = str(cand or "")
+        task = pipeline(**arguments)
+    out = task.outputs
+    decision = Path(out["decision"].path)
+    run = LocalRun(outputs=outputs, decision=json.loads(decision.read_text()) if decision.is_file() else {},
+                   metrics=dict(out["metrics"].metadata), candidate=out["candidate"].path)
     if run.decision.get("promote"):
         run.published = str(current_bundle(arguments["models_dir"]))
     return run

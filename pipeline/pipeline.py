@@ -39,11 +39,15 @@ def _sized(task, component: str, params: dict):
 
 def make_pipeline(image: str = DEFAULT_IMAGE, parallelism: int = DEFAULT_PARALLELISM):
     """The pipeline function (a `dsl.pipeline`) for one base image and extraction parallelism."""
+    from typing import NamedTuple
+
     from kfp import dsl
+    from kfp.dsl import Artifact, Metrics, Model
 
     from maldoc.pipeline.components import build
 
     c = build(image)
+    Outputs = NamedTuple("Outputs", [("candidate", Model), ("metrics", Metrics), ("decision", Artifact)])  # noqa: UP014
 
     @dsl.pipeline(name=PIPELINE_NAME, description="Retrain maldoc's model: sharded feature extraction with a "
                   "shared cache, LightGBM and baselines, evaluation, gated promotion.")
@@ -66,7 +70,7 @@ def make_pipeline(image: str = DEFAULT_IMAGE, parallelism: int = DEFAULT_PARALLE
         # list, shard, split, gate and publish
         small_cpu_request: str = "250m", small_cpu_limit: str = "1",
         small_memory_request: str = "512Mi", small_memory_limit: str = "2Gi",
-    ) -> None:
+    ) -> Outputs:
         res = dict(locals())
         listed = _sized(c.list_corpus(corpus_dir=corpus_dir, cache_dir=cache_dir), "small", res)
         listed.set_caching_options(False)  # reads a folder that changes between runs
@@ -83,15 +87,17 @@ def make_pipeline(image: str = DEFAULT_IMAGE, parallelism: int = DEFAULT_PARALLE
                        "small", res)
         trained = _sized(c.train_model(train_table=split.outputs["train_table"], params_json=train_params_json),
                          "train", res)
-        _sized(c.evaluate_model(candidate=trained.outputs["candidate"], eval_table=split.outputs["eval_table"]),
-               "evaluate", res)
+        evaluated = _sized(c.evaluate_model(candidate=trained.outputs["candidate"],
+                                            eval_table=split.outputs["eval_table"]), "evaluate", res)
         gated = _sized(c.gate(candidate=trained.outputs["candidate"], eval_table=split.outputs["eval_table"],
                               models_dir=models_dir, metric=gate_metric, min_delta=gate_min_delta, force=force),
                        "small", res)
         gated.set_caching_options(False)  # the current bundle changes between runs
-        with dsl.If(gated.outputs["promote"] == True, name="promoted"):  # noqa: E712  (a kfp condition, not a bool)
+        with dsl.If(gated.outputs["Output"] == True, name="promoted"):  # noqa: E712  (a kfp condition, not a bool)
             published = _sized(c.publish(candidate=trained.outputs["candidate"], models_dir=models_dir,
                                          decision=gated.outputs["decision"]), "small", res)
             published.set_caching_options(False)
+        # the pipeline's outputs: what `run --local` reports (kfp.local returns them, cached steps included)
+        return Outputs(trained.outputs["candidate"], evaluated.outputs["metrics"], gated.outputs["decision"])
 
     return maldoc_retrain

@@ -31,6 +31,12 @@ from maldoc.limits import Limits
 LISTINGS = "listings"
 
 
+def write_json(path: str, data: dict) -> None:
+    """Metrics live in artifact metadata; a file as well lets kfp.local's step cache see the artifact."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
 def limits_from_json(text: str) -> Limits:
     return Limits(**json.loads(text or "{}"))
 

@@ -1,0 +1,214 @@
+"""`maldoc pipeline compile | run | schedule`, registered into the lead's CLI (`maldoc.cli`).
+
+    register(subparsers) -> None
+    compile_command(args), run_command(args), schedule_command(args) -> int
+
+kfp is an optional extra (`maldoc[pipeline]`): it is imported inside the handlers only, so the
+rest of the CLI works without it.
+
+    maldoc pipeline compile --out pipeline/maldoc_pipeline.yaml      (regenerates the golden file)
+    maldoc pipeline run --local --corpus DIR [--shards 4 --parallelism 2]
+    maldoc pipeline run --host URL --corpus /data/corpus
+    maldoc pipeline schedule --host URL --cron "0 3 * * 0" --corpus /data/corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+DEFAULT_OUT = "maldoc_pipeline.yaml"
+
+
+def register(subparsers) -> None:
+    from maldoc.cli import add_limit_arguments
+
+    top = subparsers.add_parser("pipeline", help="the Kubeflow retraining pipeline: compile, run, schedule",
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="pipeline_command", metavar="SUBCOMMAND", required=True)
+
+    comp = sub.add_parser("compile", help="write the pipeline YAML")
+    comp.add_argument("--out", default=DEFAULT_OUT, metavar="FILE", help=f"output file (default {DEFAULT_OUT})")
+    _compile_options(comp)
+    comp.set_defaults(func=compile_command)
+
+    run = sub.add_parser("run", help="run the pipeline locally (kfp.local) or submit it to a KFP host")
+    where = run.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="run here with kfp.local, each step a subprocess")
+    where.add_argument("--host", metavar="URL", help="KFP API endpoint to submit the run to")
+    run.add_argument("--work-dir", default="maldoc-pipeline", metavar="DIR",
+                     help="--local: step outputs and kfp.local's step cache (default ./maldoc-pipeline)")
+    run.add_argument("--no-step-cache", action="store_true", help="--local: run every step, cached or not")
+    run.add_argument("--run-name", metavar="NAME", help="--host: name of the run")
+    _compile_options(run)
+    _run_parameters(run)
+    add_limit_arguments(run)
+    run.set_defaults(func=run_command)
+
+    sched = sub.add_parser("schedule", help="create a recurring run (scheduled retraining) on a KFP host")
+    sched.add_argument("--host", metavar="URL", required=True)
+    sched.add_argument("--cron", metavar="EXPR", required=True,
+                       help="when to retrain: 5 fields (minute hour day month weekday) or KFP's 6 (seconds first)")
+    sched.add_argument("--name", default="maldoc-retrain", help="name of the recurring run")
+    _compile_options(sched)
+    _run_parameters(sched)
+    add_limit_arguments(sched)
+    sched.set_defaults(func=schedule_command)
+
+
+def _compile_options(parser: argparse.ArgumentParser) -> None:
+    from maldoc.pipeline.pipeline import DEFAULT_IMAGE, DEFAULT_PARALLELISM
+
+    parser.add_argument("--image", default=DEFAULT_IMAGE, help=f"base image of every step (default {DEFAULT_IMAGE})")
+    parser.add_argument("--parallelism", type=int, default=DEFAULT_PARALLELISM, metavar="N",
+                        help="most shards extracted at once (fixed at compile time; 0 = all, the default)")
+
+
+def _run_parameters(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("run parameters (unset: the pipeline's defaults; --local has its own folders)")
+    g.add_argument("--corpus", metavar="DIR", help="labelled corpus folder (required with --local)")
+    g.add_argument("--cache", metavar="DIR", help="shared feature cache folder (--local default: as `maldoc train`)")
+    g.add_argument("--models", metavar="DIR", help="models folder: current/ is the bundle to beat and to replace "
+                                                    "(--local default ./maldoc-models)")
+    g.add_argument("--shards", type=int, metavar="N", help="extraction shards (pipeline default 4)")
+    g.add_argument("--extract-jobs", type=int, metavar="N", help="scan workers per shard (pipeline default 1)")
+    g.add_argument("--synthetic", type=int, metavar="N", help="synthetic samples added to training")
+    g.add_argument("--seed", type=int, metavar="N")
+    g.add_argument("--eval-fraction", type=float, metavar="F", help="share of files set aside to evaluate and gate")
+    g.add_argument("--gate-metric", metavar="NAME", help="metric the candidate must beat (default tpr_at_fpr_0.001)")
+    g.add_argument("--gate-min-delta", type=float, metavar="F", help="margin it must beat it by (default 0)")
+    g.add_argument("--force", action="store_true", help="promote even when the current bundle's schema is gone")
+    g.add_argument("--password", action="append", metavar="PW", help="password tried on encrypted files")
+    g.add_argument("--train-param", action="append", metavar="NAME=JSON", default=[],
+                   help="a TrainParams field, e.g. n_splits=3 or loco=false (repeatable)")
+    g.add_argument("--param", action="append", metavar="NAME=VALUE", default=[],
+                   help="any other pipeline parameter, e.g. extract_cpu_limit=2 or train_memory_limit=16Gi")
+
+
+def _pairs(values: list[str], what: str) -> list[tuple[str, str]]:
+    from maldoc.cli import UsageError
+
+    out = []
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{what} {v!r}: expected NAME=VALUE")
+        out.append((name.strip(), value))
+    return out
+
+
+def pipeline_arguments(args: argparse.Namespace, *, local: bool) -> dict:
+    """Pipeline run parameters from the command line (only those given, plus --local's folders)."""
+    from dataclasses import fields
+
+    from maldoc.cli import UsageError
+    from maldoc.limits import Limits
+
+    given = {"corpus_dir": args.corpus, "cache_dir": args.cache, "models_dir": args.models, "shards": args.shards,
+             "extract_jobs": args.extract_jobs, "synthetic": args.synthetic, "seed": args.seed,
+             "eval_fraction": args.eval_fraction, "gate_metric": args.gate_metric,
+             "gate_min_delta": args.gate_min_delta}
+    out = {k: v for k, v in given.items() if v is not None}
+    if args.force:
+        out["force"] = True
+    if args.password:
+        out["passwords_json"] = json.dumps(args.password)
+    limits = {f.name: getattr(args, f"limit_{f.name}") for f in fields(Limits)
+              if getattr(args, f"limit_{f.name}", None) is not None}
+    if limits:
+        try:
+            Limits(**limits)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        out["limits_json"] = json.dumps(limits, sort_keys=True)
+    train = {}
+    for name, value in _pairs(args.train_param, "--train-param"):
+        try:
+            train[name] = json.loads(value)
+        except json.JSONDecodeError:
+            train[name] = value
+    if train:
+        out["train_params_json"] = json.dumps(train, sort_keys=True)
+    for name, value in _pairs(args.param, "--param"):
+        out[name] = value
+    if local:
+        from maldoc.training.cli import default_cache_dir
+
+        if not out.get("corpus_dir"):
+            raise UsageError("pipeline run --local needs --corpus DIR")
+        out.setdefault("cache_dir", str(default_cache_dir()))
+        out.setdefault("models_dir", "maldoc-models")
+        for key in ("corpus_dir", "cache_dir", "models_dir"):  # steps run in other working directories
+            out[key] = str(Path(out[key]).resolve())
+    return _typed(out)
+
+
+def _typed(arguments: dict) -> dict:
+    """--param values converted to the pipeline parameter's type."""
+    import inspect
+
+    from maldoc.cli import UsageError
+    from maldoc.pipeline.pipeline import make_pipeline
+
+    signature = inspect.signature(make_pipeline().pipeline_func)
+    out = {}
+    for name, value in arguments.items():
+        if name not in signature.parameters:
+            raise UsageError(f"no pipeline parameter {name!r} (have {', '.join(signature.parameters)})")
+        kind = signature.parameters[name].annotation
+        try:
+            out[name] = value if not isinstance(value, str) or kind is str else \
+                (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        except ValueError:
+            raise UsageError(f"pipeline parameter {name}: {value!r} is not a {kind.__name__}") from None
+    return out
+
+
+def compile_command(args: argparse.Namespace) -> int:
+    from maldoc.pipeline.compile import compile_pipeline
+
+    out = compile_pipeline(args.out, image=args.image, parallelism=args.parallelism)
+    print(out)
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    arguments = pipeline_arguments(args, local=args.local)
+    if args.local:
+        from maldoc.pipeline.local import run_local
+
+        run = run_local(arguments, args.work_dir, image=args.image, parallelism=args.parallelism,
+                        enable_caching=not args.no_step_cache)
+        print(json.dumps({"decision": run.decision, "metrics": run.metrics, "candidate": run.candidate,
+                          "published": run.published, "outputs": str(run.outputs)}, indent=2, default=str))
+        return 0
+    from maldoc.pipeline.client import submit
+    from maldoc.pipeline.compile import compile_pipeline
+
+    with tempfile.TemporaryDirectory(prefix="maldoc-pipeline-") as tmp:
+        package = compile_pipeline(Path(tmp) / "pipeline.yaml", image=args.image, parallelism=args.parallelism)
+        run_id = submit(args.host, package, arguments, run_name=args.run_name)
+    print(f"submitted run {run_id} to {args.host}", file=sys.stderr)
+    print(run_id)
+    return 0
+
+
+def schedule_command(args: argparse.Namespace) -> int:
+    from maldoc.cli import UsageError
+    from maldoc.pipeline.client import kfp_cron, schedule
+    from maldoc.pipeline.compile import compile_pipeline
+
+    try:
+        kfp_cron(args.cron)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    arguments = pipeline_arguments(args, local=False)
+    with tempfile.TemporaryDirectory(prefix="maldoc-pipeline-") as tmp:
+        package = compile_pipeline(Path(tmp) / "pipeline.yaml", image=args.image, parallelism=args.parallelism)
+        job_id = schedule(args.host, package, arguments, cron=args.cron, name=args.name)
+    print(f"created recurring run {job_id} on {args.host} ({kfp_cron(args.cron)})", file=sys.stderr)
+    print(job_id)
+    return 0
