@@ -95,7 +95,11 @@ def train_command(args: argparse.Namespace) -> int:
     from maldoc.training.train import TrainParams, train_bundle
 
     synthetic = args.synthetic if args.synthetic is not None else (0 if args.corpus else DEFAULT_SYNTHETIC)
-    table = _table(args.corpus, synthetic, args.seed, args)
+    try:
+        table = _table(args.corpus, synthetic, args.seed, args)
+    except (RuntimeError, ValueError) as exc:  # no generator, unreadable corpus: one line, not a traceback
+        _log(f"maldoc train: {exc}")
+        return 2
     params = TrainParams(target_fpr=args.target_fpr, suspicious_fpr=args.suspicious_fpr, n_splits=args.folds,
                          group_by=args.group_by, seed=args.seed, loco=not args.no_loco)
     bundle, report = train_bundle(table, params, log=_log)

@@ -43,8 +43,9 @@ def synthetic_items(count: int, seed: int = 0) -> list[MemoryItem]:
             label = _LABELS.get(raw, str(raw))
             name = str(_field(sample, "name", "filename", default=f"synthetic-{i}"))
             family = str(_field(sample, "family", "kind", "technique", default="") or "")
-        fmt = str(_field(sample, "format", "file_type", default="") or "") if not isinstance(sample, tuple) else ""
+        ext = str(_field(sample, "format", default="") or "") if not isinstance(sample, tuple) else ""
+        # format stays empty: the table fills it with the detected type, as the corpus manifest does
         items.append(MemoryItem(bytes(data), label, name, meta={
             "source_repo": "synthetic", "source_path": f"synthetic/{i}-{name}", "family_or_note": family,
-            "format": fmt, "synthetic": True}))
+            "extension": ext, "synthetic": True}))
     return items

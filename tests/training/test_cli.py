@@ -32,3 +32,15 @@ def test_evaluate_refuses_a_broken_bundle(tiny_corpus, tmp_path, capsys):
     args = _parser().parse_args(["evaluate", str(tmp_path), str(tiny_corpus), "--out", str(tmp_path / "ev")])
     assert args.func(args) == 2
     assert "not a model bundle" in capsys.readouterr().err
+
+
+def test_train_without_generator_or_corpus_explains(tmp_path, capsys, monkeypatch):
+    import maldoc.training.synthetic as synthetic
+
+    def missing(count, seed=0):
+        raise RuntimeError("the synthetic sample generator is not available")
+
+    monkeypatch.setattr(synthetic, "synthetic_items", missing)
+    args = _parser().parse_args(["train", "--out", str(tmp_path / "b"), "--no-progress"])
+    assert args.func(args) == 2
+    assert "generator" in capsys.readouterr().err

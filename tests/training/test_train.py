@@ -78,3 +78,12 @@ def test_table_with_another_schema_is_refused(small_table):
     stale = FeatureTable(small_table.meta, small_table.X[:, :-1], SCHEMA.names[:-1])
     with pytest.raises(ValueError, match="schema"):
         stale.check_schema()
+
+
+def test_leave_one_source_out_scores_each_collection_unseen(table_factory):
+    from maldoc.training.train import leave_one_source_out
+
+    table = table_factory(n=150, seed=5, n_sources=3)
+    out = leave_one_source_out(table, FAST, 0.5, log=lambda _m: None)
+    assert set(out) == {"repo0", "repo1", "repo2"}
+    assert all(v["files"] > 0 and 0 <= v["tpr"] <= 1 for v in out.values())
