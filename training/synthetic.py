@@ -31,7 +31,7 @@ def synthetic_items(count: int, seed: int = 0) -> list[MemoryItem]:
                            "give a corpus with --corpus") from exc
     items = []
     for i, sample in enumerate(generate_samples(count, seed)):
-        if isinstance(sample, tuple):  # (name, data, label, ...) or (data, label)
+        if isinstance(sample, tuple) and not hasattr(sample, "data"):  # a plain (name, data, label, ...) tuple
             data = next(x for x in sample if isinstance(x, bytes | bytearray))
             strings = [x for x in sample if isinstance(x, str)]
             label = next((_LABELS[s] for s in strings if s in _LABELS), "benign")
@@ -43,7 +43,7 @@ def synthetic_items(count: int, seed: int = 0) -> list[MemoryItem]:
             label = _LABELS.get(raw, str(raw))
             name = str(_field(sample, "name", "filename", default=f"synthetic-{i}"))
             family = str(_field(sample, "family", "kind", "technique", default="") or "")
-        ext = str(_field(sample, "format", default="") or "") if not isinstance(sample, tuple) else ""
+        ext = str(_field(sample, "format", default="") or "") if hasattr(sample, "data") else ""
         # format stays empty: the table fills it with the detected type, as the corpus manifest does
         items.append(MemoryItem(bytes(data), label, name, meta={
             "source_repo": "synthetic", "source_path": f"synthetic/{i}-{name}", "family_or_note": family,

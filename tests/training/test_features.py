@@ -69,3 +69,12 @@ def test_cache_merges_shards(tmp_path):
     cache.add(a)
     cache.save()
     assert FeatureCache(tmp_path, "k").known() == set(a["sha256"]) | set(b["sha256"])
+
+
+def test_synthetic_items_from_the_generator():
+    from maldoc.training.synthetic import synthetic_items
+
+    items = synthetic_items(4, seed=1)
+    assert {i.label for i in items} == {"malicious", "benign"}
+    assert all(i.meta["synthetic"] and i.meta["source_repo"] == "synthetic" and i.read() for i in items)
+    assert all(i.meta["extension"] and i.meta["family_or_note"] for i in items)
