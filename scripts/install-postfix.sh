@@ -12,13 +12,26 @@ if [ -z "$PYTHON" ]; then
     repo_venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
     if [ -n "${VIRTUAL_ENV:-}" ]; then PYTHON="$VIRTUAL_ENV/bin/python"
     elif [ -x "$repo_venv/bin/python" ]; then PYTHON="$repo_venv/bin/python"
-    else PYTHON="$(command -v python3)"; fi
+    else PYTHON="$(command -v python3 || true)"; fi
+fi
+
+if [ -z "$PYTHON" ] || ! "$PYTHON" -c "" 2>/dev/null; then
+    echo "install-postfix: no usable Python ('$PYTHON'); skipping (milter tests will skip)"
+    exit 0
 fi
 
 need=""
 for pkg in postfix swaks libmilter-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
+# Building pymilter needs a C compiler and Python's headers (the distribution's python3-dev
+# when the environment's Python is the system one).
+command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+if ! "$PYTHON" -c "import Milter" 2>/dev/null && ! "$PYTHON" -c \
+    "import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"
+then
+    need="$need python3-dev"
+fi
 
 if [ -n "$need" ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
@@ -36,12 +49,12 @@ if [ -n "$need" ]; then
     echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
     if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q \
         || ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            postfix swaks libmilter-dev gcc libc6-dev; then
+            $need; then
         echo "install-postfix: apt-get failed; skipping (milter end-to-end tests will skip)"
         exit 0
     fi
 else
-    echo "install-postfix: postfix, swaks and libmilter-dev already installed"
+    echo "install-postfix: postfix, swaks, libmilter-dev and a compiler already installed"
 fi
 
 if "$PYTHON" -c "import Milter" 2>/dev/null; then
