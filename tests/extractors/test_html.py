@@ -172,3 +172,10 @@ def test_broken_markup_never_raises():
     node = analyze(b"<html><body><scr<ipt><form action=<input type=password <!-- <![CDATA[ </", "bad.html")
     assert node.file_type is FileType.HTML
     assert not node.result.errors
+
+
+def test_object_tags_eval_and_long_strings_measured():
+    node = scan('<object classid="clsid:00000000-0000-0000-0000-000000000000"></object>'
+                f"<script>eval(\"{'a' * 2000}\");</script>")
+    assert feat(node, "objects") == 1 and feat(node, "activex") >= 1
+    assert feat(node, "evals") == 1 and feat(node, "longest_string_log2") > 10

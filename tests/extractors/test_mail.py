@@ -259,3 +259,11 @@ def test_broken_message_never_raises():
     assert not node.result.errors, node.result.errors
     assert feat(node, "defects") >= 1
     assert feat(node, "attachments") == 1
+
+
+def test_size_and_structure_features():
+    node = analyze(message("x" * 1000, headers={"Return-Path": "<bounce@bulk-sender.example>"},
+                           attachments=[("a.pdf", PDF, "application/pdf")]), "m.eml")
+    assert feat(node, "parts") == 3  # multipart/mixed, text body, attachment
+    assert feat(node, "attachment_bytes_log2") > 5 and feat(node, "body_chars_log2") > 9
+    assert feat(node, "return_path_differs") == 1

@@ -87,3 +87,8 @@ def test_child_limit_respected():
     node = analyze(one(*(fdso(PNG) for _ in range(5))), "many.one", limits=Limits(max_children=3))
     assert Flag.LIMIT_EXCEEDED in node.result.flags
     assert len(node.children) == 3
+
+
+def test_embedded_size_measured():
+    node = analyze(one(fdso(PNG), fdso(BAT)), "lure.one")
+    assert 7 < node.result.features["onenote.embedded_bytes_log2"] < 9
