@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 
 from maldoc.extractor import Options
@@ -160,7 +161,10 @@ class Service:
             raise
         except Exception as exc:
             failure = "internal_error"
-            log.exception("scan failed: sha256=%s size=%d", digest, len(data))
+            # Type and place only: exception messages (a pydantic error quoting evidence) may carry content.
+            where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+            log.error("scan failed: sha256=%s size=%d: %s at %s:%s", digest, len(data), type(exc).__name__,
+                      where.filename if where else "?", where.lineno if where else "?")
             if self.settings.fail_mode == "report":
                 self.metrics.errors.labels(kind=failure).inc()
                 raise InternalScanError(f"internal error while scanning {digest}: {type(exc).__name__}") from None

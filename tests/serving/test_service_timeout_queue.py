@@ -51,9 +51,9 @@ def test_full_queue_answers_503_with_retry_after(make_client):
     assert "maldoc_queue_rejections_total 1.0" in c.get("/metrics").text
 
 
-def test_internal_error_follows_the_fail_mode(make_client, monkeypatch):
+def test_internal_error_follows_the_fail_mode(make_client, monkeypatch, caplog):
     def broken(node, scorer, **kwargs):
-        raise RuntimeError("scorer exploded")
+        raise RuntimeError("evidence: secret-content")
 
     import maldoc.serving.service as service_module
 
@@ -68,3 +68,5 @@ def test_internal_error_follows_the_fail_mode(make_client, monkeypatch):
     assert r.json()["decision"] == "malicious" and r.json()["failure"] == "internal_error"
     assert r.json()["verdict"] is None
     assert 'maldoc_scan_errors_total{kind="internal_error"} 1.0' in closed.get("/metrics").text
+    assert "RuntimeError" in caplog.text
+    assert "secret-content" not in caplog.text  # exception messages may quote content: never logged
