@@ -53,6 +53,7 @@ def message_with_attachments() -> bytes:
     msg["Subject"] = "Invoice 4471"
     msg["Message-ID"] = "<4471@example.org>"
     msg.set_content("Hello,\nplease find the invoice attached.\n")
+    msg.add_alternative("<html><body><p>Hello, please find the invoice attached.</p></body></html>", subtype="html")
     msg.add_attachment(html_smuggling(), maintype="text", subtype="html", filename="invoice.html")
     msg.add_attachment(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", maintype="application",
                        subtype="pdf", filename="terms.pdf")
