@@ -38,6 +38,22 @@ DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 EMBED_DIRS = ("embeddings/", "activex/", "media/")
 
 
+def location(target: str) -> str:
+    """'remote' (fetched from the network), 'unc' (a network share) or 'local' (this machine, or a name)."""
+    low = target.strip().lower().replace("\\", "/")
+    if low.startswith("//"):
+        return "unc"
+    if low.startswith("file:"):
+        rest = low[5:].lstrip("/") if low.startswith("file:///") else low[5:].removeprefix("//")
+        host = rest.split("/", 1)[0]
+        if low.startswith("file:///") or host in ("", "localhost", "127.0.0.1") or re.match(r"^[a-z][:|]$", host):
+            return "local"
+        return "unc"
+    if re.match(r"^[a-z][a-z0-9+.-]{1,20}:", low) and not re.match(r"^[a-z]:", low):
+        return "remote"  # http:, https:, ftp:, mhtml:, ms-msdt:, search-ms:, ...
+    return "local"
+
+
 def _rel_kind(rtype: str) -> str:
     return rtype.rsplit("/", 1)[-1].lower()
 
@@ -48,7 +64,8 @@ class OoxmlExtractor(Extractor):
     file_types = frozenset({FileType.OOXML})
     features = (
         "parts", "rels", "external_rels", "remote_templates", "external_oleobjects", "external_frames",
-        "mhtml_targets", "msdt_targets", "unc_targets", "hyperlinks", "urls", "dde_fields", "remote_fields",
+        "mhtml_targets", "msdt_targets", "unc_targets", "local_targets", "hyperlinks", "urls", "dde_fields",
+        "remote_fields",
         "activex_controls", "embeddings", "customui_onload", "macro_content_type", "macro_type_mismatch",
         "vba_project", "macrosheets", "xml_entities", "non_xml_parts",
     )
@@ -128,8 +145,13 @@ class OoxmlExtractor(Extractor):
         if not external:
             return
         f["ooxml.external_rels"] += 1
+        place = location(target)
+        if place == "local":
+            f["ooxml.local_targets"] += 1  # a template or linked file on the author's own disk
         if kind == "hyperlink":
             f["ooxml.hyperlinks"] += 1
+        elif place == "local":
+            pass
         elif kind == "attachedtemplate":
             f["ooxml.remote_templates"] += 1
             out.add("OOXML_REMOTE_TEMPLATE", target, where)
@@ -139,7 +161,7 @@ class OoxmlExtractor(Extractor):
         elif kind in ("frame", "subdocument", "afchunk"):
             f["ooxml.external_frames"] += 1
             out.add("OOXML_EXTERNAL_FRAME", f"{kind}: {target}", where)
-        if kind != "hyperlink" and (low.startswith("\\\\") or low.startswith("file:")):
+        if kind != "hyperlink" and place == "unc":
             f["ooxml.unc_targets"] += 1
             out.add("OOXML_UNC_TARGET", target, where)
         urls = find_urls(target) or ([target.split("mhtml:", 1)[-1].split("!", 1)[0]] if "://" in target else [])

@@ -108,15 +108,15 @@ class VbaExtractor(Extractor):
         f["vba.code_bytes_log2"] = log2(len(code))
         f["vba.empty_modules"] = float(stats["empty"])
         f["vba.pcode_only_modules"] = float(stats["pcode_only"])
-        f["vba.stomping"] = float(bool(stats["pcode_only"] or pcode_hits))
+        f["vba.stomping"] = float(bool(pcode_hits))
         if not modules and not stats["projects"]:
             return
         out.add("VBA_MACROS", f"{len(modules)} modules, {len(code)} chars", sample.display_path)
-        if stats["pcode_only"] or pcode_hits:
-            evidence = f"{stats['pcode_only']} modules with p-code but no source"
-            if pcode_hits:
-                evidence += "; p-code strings missing from source: " + ", ".join(pcode_hits[:3])
-            out.add("VBA_STOMPING", evidence, sample.display_path)
+        if pcode_hits:
+            # Empty modules with p-code alone are common in benign files (document modules), so only
+            # strings that the compiled code holds and the source lacks count as stomping.
+            out.add("VBA_STOMPING", "p-code strings missing from source: " + ", ".join(pcode_hits[:3]),
+                    sample.display_path)
         if len(code) > analysis.MAX_CODE_CHARS:
             out.flag(Flag.LIMIT_EXCEEDED, f"vba: {len(code)} chars of source, analysed {analysis.MAX_CODE_CHARS}")
         ctx.check()
@@ -219,7 +219,7 @@ class VbaExtractor(Extractor):
                 stats["empty"] += 1
                 if len(pcode) > 512:
                     stats["pcode_only"] += 1
-            elif pcode:
+            if pcode:
                 low = code.lower()
                 for m in PCODE_STRING_RE.finditer(pcode):
                     text = m.group().decode("latin-1")

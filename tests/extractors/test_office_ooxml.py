@@ -132,3 +132,19 @@ def test_entity_declarations_are_refused_not_expanded() -> None:
 def test_broken_package_is_flagged() -> None:
     out = fx.run(OoxmlExtractor(), fx.docx()[:60], "cut.docx")
     assert out.flags & {Flag.TRUNCATED, Flag.PARSE_ERROR}
+
+
+@pytest.mark.parametrize(("target", "place"), [
+    ("file:///C:\\Users\\a\\Normal.dotm", "local"), ("Normal.dotm", "local"), ("file://localhost/x.dotx", "local"),
+    ("\\\\fileserver\\templates\\t.dotm", "unc"), ("file://fileserver/t.dotm", "unc"),
+    ("https://x.example/t.dotm", "remote"), ("mhtml:http://x/y!z", "remote"),
+])
+def test_target_location(target: str, place: str) -> None:
+    from maldoc.extractors.ooxml import location
+
+    assert location(target) == place
+
+
+def test_template_on_the_authors_disk_is_not_remote() -> None:
+    out = run_rels(("attachedTemplate", "file:///C:\\Users\\a\\Normal.dotm", True), part=SETTINGS)
+    assert fx.rules(out) == set() and out.features["ooxml.local_targets"] == 1

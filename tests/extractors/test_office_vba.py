@@ -132,7 +132,7 @@ def test_encrypted_document_is_never_no_macros() -> None:
     assert not any(k.startswith("vba.") for k in out.features)
 
 
-def test_stomped_module_with_pcode_but_no_source() -> None:
+def test_stomped_module_pcode_strings_missing_from_source() -> None:
     from maldoc.samples import cfb, ovba
 
     tree = ovba.project_tree(fx.modules("Sub AutoOpen()\nEnd Sub"), project_id=fx.PID)
