@@ -61,7 +61,8 @@ def print_table(verdicts: list[Verdict], *, show_all: bool = False) -> None:
         table.add_column(col, overflow="fold")
     for v in verdicts:
         _row(table, v, depth=0, show_all=show_all)
-    Console(soft_wrap=False).print(table)
+    # Piped output is read by people in logs and tickets: do not fold it to 80 columns.
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def _row(table, v: Verdict, depth: int, show_all: bool) -> None:
