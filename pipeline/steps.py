@@ -170,14 +170,29 @@ def merge_features(listing: str, cache_dir: str, shard_dirs: list[str], table_pa
 
 
 # -- evaluation files --------------------------------------------------------------------------
+def _eval_keys(meta) -> list[str]:
+    """A campaign (collection + campaign) where the manifest names one, else the file itself.
+
+    Unlike training's CV groups these never depend on the corpus size (no splitting of large
+    groups), so they stay the same as files are added.
+    """
+    shas = meta["sha256"].astype(str)
+    if "family_or_note" not in meta:
+        return shas.tolist()
+    campaign = meta["family_or_note"].fillna("").astype(str).str.split(";").str[0].str.strip()
+    source = meta["source_repo"].fillna("").astype(str) if "source_repo" in meta else ""
+    return [f"{s}|{c}" if c else sha for s, c, sha in zip(source, campaign, shas, strict=True)]
+
+
 def split_eval(table, frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Rows to train on and rows to evaluate (and gate) on.
 
-    A leak group (identical files, a mail and its attachments, a campaign) goes to the evaluation
-    side when a hash of its smallest sha256 falls under `frac`, so a file stays on its side from
-    one retraining to the next and a current bundle trained by this pipeline never saw the
-    evaluation files either. Synthetic and `malformed` rows always train. Falls back to a
-    stratified grouped hold-out when hashing leaves a class out of either side (tiny corpora).
+    A leak group (identical files, a mail and its attachments, a campaign when the manifest names
+    one) goes to the evaluation side when a hash of its key (campaign, else smallest sha256) falls
+    under `frac`, so a file stays on its side from one retraining to the next and a current bundle
+    trained by this pipeline never saw the evaluation files either. Synthetic and `malformed` rows
+    always train. Falls back to a stratified grouped hold-out when hashing leaves a class out of
+    either side (tiny corpora).
     """
     from maldoc.training.splits import holdout, leak_groups
 
@@ -186,9 +201,9 @@ def split_eval(table, frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.
     synthetic = meta["synthetic"].astype(bool).to_numpy() if "synthetic" in meta else np.zeros(len(meta), bool)
     real = labelled[~synthetic[labelled]]
     sub = meta.iloc[real].reset_index(drop=True)
-    groups = leak_groups(sub)
-    shas = sub["sha256"].astype(str).to_numpy()
-    smallest = {g: min(shas[groups == g]) for g in np.unique(groups)}
+    keys = np.array(_eval_keys(sub), dtype=object)
+    groups = leak_groups(sub.assign(_eval_group=keys), "_eval_group", split_large=False)
+    smallest = {g: min(keys[groups == g]) for g in np.unique(groups)}
 
     def draw(g) -> bool:
         digest = hashlib.sha256(f"{seed}:{smallest[g]}".encode()).digest()

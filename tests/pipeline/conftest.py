@@ -50,3 +50,9 @@ def write_corpus(root: Path, count: int, seed: int = 0, start: int = 0) -> Path:
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "corpus", 40)
+
+
+@pytest.fixture
+def corpus_writer():
+    """write_corpus(root, count, seed=0, start=0): more files, e.g. new samples for a retrain."""
+    return write_corpus

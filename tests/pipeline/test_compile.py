@@ -1,0 +1,104 @@
+"""The compiled pipeline: golden file, compile options, resources as run parameters, caching."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+pytest.importorskip("kfp")
+
+from maldoc.pipeline.compile import GOLDEN, REGENERATE, compile_pipeline
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory) -> dict:
+    out = compile_pipeline(tmp_path_factory.mktemp("compiled") / "p.yaml", image="registry.invalid/maldoc:9",
+                           parallelism=3)
+    return yaml.safe_load(out.read_text())
+
+
+def test_compiled_yaml_matches_the_golden_file(tmp_path):
+    out = compile_pipeline(tmp_path / "pipeline.yaml")
+    got, want = out.read_text(), GOLDEN.read_text()
+    if got != want:
+        lines = difflib.unified_diff(want.splitlines(True), got.splitlines(True), "golden", "compiled")
+        diff = "".join(list(lines)[:60])
+        pytest.fail(f"compiled pipeline differs from {GOLDEN.name}; if intended, regenerate: {REGENERATE}\n{diff}")
+
+
+def test_compile_is_deterministic(tmp_path):
+    a = compile_pipeline(tmp_path / "a.yaml").read_bytes()
+    b = compile_pipeline(tmp_path / "b.yaml").read_bytes()
+    assert a == b
+
+
+def test_image_and_parallelism_are_compile_options(spec):
+    executors = spec["deploymentSpec"]["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {"registry.invalid/maldoc:9"}
+    loop = spec["root"]["dag"]["tasks"]["for-loop-1"]
+    assert loop["iteratorPolicy"]["parallelismLimit"] == 3
+    assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--shard-corpus-Output"
+
+
+def test_no_package_is_installed_at_run_time(spec):
+    for executor in spec["deploymentSpec"]["executors"].values():
+        command = " ".join(executor["container"]["command"])
+        assert "pip install" not in command
+        assert "kfp.dsl.executor_main" in command
+
+
+def test_every_component_has_requests_and_limits_from_run_parameters(spec):
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        resources = executor["container"]["resources"]
+        for key in ("resourceCpuRequest", "resourceCpuLimit", "resourceMemoryRequest", "resourceMemoryLimit"):
+            assert resources[key].startswith("{{$.inputs.parameters['pipelinechannel--"), (name, key)
+            param = resources[key].split("pipelinechannel--")[1].split("'")[0]
+            assert param in inputs, param
+    assert inputs["extract_cpu_request"]["defaultValue"] == "1"
+    assert inputs["shards"]["parameterType"] == "NUMBER_INTEGER"
+
+
+def test_groups_declare_the_resource_parameters_their_tasks_use(spec):
+    # kfp 2.17 leaves them out of ParallelFor/If groups unless listed as channel inputs (pipeline._sized)
+    loop = spec["components"]["comp-for-loop-1"]["inputDefinitions"]["parameters"]
+    assert {f"pipelinechannel--extract_{k}" for k in ("cpu_request", "cpu_limit", "memory_request",
+                                                      "memory_limit")} <= set(loop)
+    branch = spec["components"]["comp-condition-2"]["inputDefinitions"]["parameters"]
+    assert "pipelinechannel--small_memory_limit" in branch
+
+
+def test_steps_reading_changing_folders_are_never_cached(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    for name in ("list-corpus", "gate"):
+        assert not tasks[name]["cachingOptions"].get("enableCache"), name
+    publish = spec["components"]["comp-condition-2"]["dag"]["tasks"]["publish"]
+    assert not publish["cachingOptions"].get("enableCache")
+    for name in ("shard-corpus", "merge-features", "split-features", "train-model", "evaluate-model"):
+        assert tasks[name]["cachingOptions"]["enableCache"] is True, name
+    extract = spec["components"]["comp-for-loop-1"]["dag"]["tasks"]["extract-features"]
+    assert extract["cachingOptions"]["enableCache"] is True
+
+
+def test_publish_runs_only_when_the_gate_promotes(spec):
+    branch = spec["root"]["dag"]["tasks"]["condition-2"]
+    assert branch["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--gate-Output'] == true"
+
+
+def test_registering_the_cli_does_not_import_kfp():
+    code = ("import sys; from maldoc.cli import build_parser; p = build_parser(); "
+            "p.parse_args(['pipeline', 'compile']); print('kfp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_compile_command_writes_yaml(tmp_path, capsys):
+    from maldoc.cli import main
+
+    out = tmp_path / "p.yaml"
+    assert main(["pipeline", "compile", "--out", str(out), "--parallelism", "2"]) == 0
+    assert yaml.safe_load(out.read_text())["pipelineInfo"]["name"] == "maldoc-retrain"

@@ -1,0 +1,108 @@
+"""The steps the components wrap: listing, sharding by hash, shard extraction with the shared
+feature cache, merging, and stable evaluation files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from maldoc.extractor import Options
+from maldoc.limits import Limits
+from maldoc.pipeline import steps
+from maldoc.training.features import FeatureTable
+
+LIMITS = Limits(timeout_s=20.0)
+
+
+def _shard_items(paths: list[str]) -> list[set[str]]:
+    return [{e["sha256"] for e in steps.read_listing(p)["items"]} for p in paths]
+
+
+def test_listing_has_every_file_with_its_sha256(tiny_corpus, tmp_path):
+    listing, files = steps.list_corpus(str(tiny_corpus), str(tmp_path / "work"))
+    body = steps.read_listing(listing)
+    assert files == 40 == len(body["items"])
+    entry = next(e for e in body["items"] if e["path"] == "malicious/malicious-001.html")
+    assert entry["label"] == "malicious" and len(entry["sha256"]) == 64 and not entry["packed"]
+    # content-addressed: the same corpus lists to the same file
+    assert steps.list_corpus(str(tiny_corpus), str(tmp_path / "work"))[0] == listing
+
+
+def test_new_files_change_only_the_shards_they_fall_into(tiny_corpus, tmp_path, corpus_writer):
+    work = str(tmp_path / "work")
+    before = steps.shard_listing(steps.list_corpus(str(tiny_corpus), work)[0], work, 4)
+    assert len(before) == 4
+    assert sum(len(s) for s in _shard_items(before)) == 40
+    corpus_writer(tiny_corpus, 2, seed=7, start=100)
+    after = steps.shard_listing(steps.list_corpus(str(tiny_corpus), work)[0], work, 4)
+    unchanged = set(before) & set(after)
+    assert len(unchanged) >= 2  # two new files touch at most two shards; the others keep their listing file
+    assert sum(len(s) for s in _shard_items(after)) == 42
+    with pytest.raises(ValueError):
+        steps.shard_listing(after[0], work, 0)
+
+
+def test_shards_extract_only_what_the_cache_lacks_and_merge_fills_it(tiny_corpus, tmp_path, corpus_writer):
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    opts = {"limits": LIMITS, "options": Options(), "jobs": 0}
+
+    def run(tag: str) -> tuple[list[dict], dict]:
+        listing = steps.list_corpus(str(tiny_corpus), str(cache))[0]
+        shard_dirs, stats = [], []
+        for i, shard in enumerate(steps.shard_listing(listing, str(cache), 3)):
+            out = work / f"{tag}-{i}"
+            stats.append(steps.extract_shard(shard, str(cache), str(out), **opts))
+            shard_dirs.append(str(out))
+        merged = steps.merge_features(listing, str(cache), shard_dirs, str(work / f"{tag}.parquet"), **opts)
+        return stats, merged
+
+    cold, merged = run("cold")
+    assert sum(s["extracted"] for s in cold) == 40 and sum(s["cached"] for s in cold) == 0
+    assert merged["cache_files_before"] == 0 and merged["cache_files_after"] == 40
+    table = FeatureTable.load(work / "cold.parquet")
+    assert len(table) == 40 and sorted(set(table.meta["label"])) == ["benign", "malicious"]
+    corpus_writer(tiny_corpus, 4, seed=3, start=200)  # 10 % new samples
+    warm, merged = run("warm")
+    assert sum(s["extracted"] for s in warm) == 4 and sum(s["cached"] for s in warm) == 40
+    assert merged["cache_files_after"] == 44
+    assert len(FeatureTable.load(work / "warm.parquet")) == 44
+
+
+def test_cache_is_keyed_by_limits_and_passwords(tiny_corpus, tmp_path):
+    cache = tmp_path / "cache"
+    listing = steps.list_corpus(str(tiny_corpus), str(cache))[0]
+    shard = steps.shard_listing(listing, str(cache), 1)[0]
+    first = steps.extract_shard(shard, str(cache), str(tmp_path / "a"), limits=LIMITS, options=Options(), jobs=0)
+    steps.merge_features(listing, str(cache), [str(tmp_path / "a")], str(tmp_path / "t.parquet"), limits=LIMITS,
+                         options=Options(), jobs=0)
+    again = steps.extract_shard(shard, str(cache), str(tmp_path / "b"), limits=LIMITS, options=Options(), jobs=0)
+    other = steps.extract_shard(shard, str(cache), str(tmp_path / "c"), limits=LIMITS,
+                                options=steps.options_from_json(json.dumps(["secret"])), jobs=0)
+    assert (first["extracted"], again["extracted"], other["extracted"]) == (40, 0, 40)
+
+
+def test_evaluation_files_are_stable_and_leak_free(tiny_corpus, tmp_path, corpus_writer):
+    from maldoc.training.features import build_feature_table
+    from maldoc.training.splits import assert_no_leak
+
+    with steps.listed_items(steps.read_listing(steps.list_corpus(str(tiny_corpus), str(tmp_path))[0])) as items:
+        table = build_feature_table(items, tmp_path / "cache", 0, limits=LIMITS)
+    train, test = steps.split_eval(table, 0.25, seed=1)
+    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(table)
+    assert set(table.y[test]) == {0, 1}
+    assert_no_leak(table.meta, train, test)
+    # more files later: the old evaluation files stay evaluation files
+    corpus_writer(tiny_corpus, 8, seed=5, start=300)
+    with steps.listed_items(steps.read_listing(steps.list_corpus(str(tiny_corpus), str(tmp_path))[0])) as items:
+        bigger = build_feature_table(items, tmp_path / "cache", 0, limits=LIMITS)
+    _, test2 = steps.split_eval(bigger, 0.25, seed=1)
+    assert set(table.meta["sha256"].iloc[test]) <= set(bigger.meta["sha256"].iloc[test2])
+
+
+def test_train_params_from_json():
+    params = steps.train_params('{"n_splits": 3, "baselines": ["rules"], "loco": false}')
+    assert (params.n_splits, params.baselines, params.loco) == (3, ("rules",), False)
+    with pytest.raises(TypeError):
+        steps.train_params('{"no_such_knob": 1}')
