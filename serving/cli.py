@@ -25,10 +25,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "serve", help="run the REST scanning service for mail gateways",
         description="Run the FastAPI scanning service. Every setting can also come from the environment "
-                    "(MALDOC_HOST, MALDOC_API_KEYS, MALDOC_ADMIN_KEYS, MALDOC_FAIL_MODE, ...); flags win.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "(MALDOC_HOST, MALDOC_API_KEYS, MALDOC_ADMIN_KEYS, MALDOC_FAIL_MODE, ...); flags win.")
     for flag, (dest, kind, text) in _FLAGS.items():
-        parser.add_argument(flag, dest=f"serve_{dest}", type=kind, default=None, help=text)
+        parser.add_argument(flag, dest=f"serve_{dest}", type=kind, default=None, help=text,
+                            metavar=flag[2:].replace("-", "_").upper())
     parser.set_defaults(func=handler)
 
 
