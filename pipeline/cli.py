@@ -15,6 +15,7 @@ rest of the CLI works without it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -180,8 +181,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.local:
         from maldoc.pipeline.local import run_local
 
-        run = run_local(arguments, args.work_dir, image=args.image, parallelism=args.parallelism,
-                        enable_caching=not args.no_step_cache)
+        with contextlib.redirect_stdout(sys.stderr):  # kfp.local's step logs; stdout is the result's
+            run = run_local(arguments, args.work_dir, image=args.image, parallelism=args.parallelism,
+                            enable_caching=not args.no_step_cache)
         print(json.dumps({"decision": run.decision, "metrics": run.metrics, "candidate": run.candidate,
                           "published": run.published, "outputs": str(run.outputs)}, indent=2, default=str))
         return 0

@@ -52,7 +52,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "corpus", 40)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def corpus_writer():
     """write_corpus(root, count, seed=0, start=0): more files, e.g. new samples for a retrain."""
     return write_corpus
