@@ -61,6 +61,13 @@ class Loaded:
         return str(self.scorer.version)
 
     @property
+    def cache_id(self) -> str:
+        """Version plus the model file's hash: two bundles that share a version never share cached verdicts."""
+        meta = getattr(self.scorer, "meta", None) or {}
+        digest = str(meta.get("model_sha256", ""))[:12]
+        return f"{self.version}+{digest}" if digest else self.version
+
+    @property
     def kind(self) -> str:
         return "bundle" if isinstance(self.scorer, ModelBundle) else "rules"
 

@@ -143,7 +143,7 @@ class Service:
         failure: Failure | None = None
         cached = False
         try:
-            key = cache_key(digest, loaded.version, self.options, self.limits, kind)
+            key = cache_key(digest, loaded.cache_id, self.options, self.limits, kind)
             verdict = await self.cache.get(key)
             cached = verdict is not None
             self.metrics.cache.labels(backend=self.cache.backend, result="hit" if cached else "miss").inc()

@@ -96,3 +96,13 @@ def test_start_up_fails_loudly_on_a_broken_configured_bundle(tmp_path):
     app = create_app_unstarted(model=str(corrupt(make_bundle(tmp_path / "b", "x"))))
     with pytest.raises(BundleError), TestClient(app):
         pass
+
+
+def test_bundles_sharing_a_version_do_not_share_cached_verdicts(admin, tmp_path):
+    one = make_bundle(tmp_path / "one", "same-version", seed=1)
+    two = make_bundle(tmp_path / "two", "same-version", seed=2)
+    assert admin.post("/v1/admin/model/reload", json={"path": str(one)}, headers=ADMIN).status_code == 200
+    assert admin.post("/v1/scan", content=b"versioned sample").json()["cached"] is False
+    assert admin.post("/v1/scan", content=b"versioned sample").json()["cached"] is True
+    assert admin.post("/v1/admin/model/reload", json={"path": str(two)}, headers=ADMIN).status_code == 200
+    assert admin.post("/v1/scan", content=b"versioned sample").json()["cached"] is False

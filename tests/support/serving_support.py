@@ -60,7 +60,8 @@ def message_with_attachments() -> bytes:
     return msg.as_bytes()
 
 
-def make_bundle(folder: Path, version: str, *, malicious: float = 0.7, suspicious: float = 0.4) -> Path:
+def make_bundle(folder: Path, version: str, *, malicious: float = 0.7, suspicious: float = 0.4,
+                seed: int = 7) -> Path:
     """A tiny real LightGBM bundle for the current feature schema (random data: only its plumbing matters)."""
     import lightgbm
     import numpy as np
@@ -68,7 +69,7 @@ def make_bundle(folder: Path, version: str, *, malicious: float = 0.7, suspiciou
     from maldoc.model import ModelBundle
     from maldoc.schema import SCHEMA
 
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     x = rng.random((120, len(SCHEMA)))
     y = (x[:, 0] > 0.5).astype(int)
     booster = lightgbm.train({"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 5, "verbose": -1,
