@@ -15,10 +15,14 @@ passwords; strings and streams are then deciphered as pdfminer would.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from hashlib import md5
 from typing import Any
 
+from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+from cryptography.hazmat.primitives.ciphers import Cipher
 from pdfminer.pdfdocument import PDFDocument
 from pdfminer.pdfexceptions import PDFObjectNotFound
 from pdfminer.pdfparser import PDFStreamParser
@@ -26,11 +30,18 @@ from pdfminer.pdftypes import PDFObjRef, decipher_all
 from pdfminer.psparser import PSKeyword
 
 from maldoc.extractors._pdf_filters import decode, name_of
+from maldoc.extractors._pdf_raw import obj_header_before
 
-_OBJ_HEAD = re.compile(rb"(?<![0-9])(\d{1,10})[\x00\t\n\f\r ]+(\d{1,5})[\x00\t\n\f\r ]*obj(?![A-Za-z0-9])")
-_TRAILER = re.compile(rb"(?<![A-Za-z])trailer(?![A-Za-z])")
+_OBJ_KW = re.compile(rb"obj(?![A-Za-z0-9])")
+_TRAILER = re.compile(rb"trailer(?![A-Za-z])")
 _ENDSTREAM_NEAR = re.compile(rb"[\x00\t\n\f\r ]*endstream")
-MAX_BODY = 256 * 1024  # bytes of one object's dictionary parsed; bigger is an array of numbers or an attack
+# Names the analysis looks for. A body with none of them (nor a #xx escape, nor a stream) is a
+# page, a font or a width table: it is parsed only if a reference leads to it. Most objects of a
+# benign file are like that, and pdfminer's tokenizer is the cost of the whole scan.
+_WANTED = re.compile(rb"/(?:JS|JavaScript|AA|OpenAction|Launch|URI|EF|EmbeddedFile|XFA|SubmitForm|GoTo[RE]|"
+                     rb"ImportData|Rendition|ObjStm|XRef)(?![A-Za-z])|#[0-9A-Fa-f]{2}")
+SMALL_BODY = 16 * 1024  # longer string literals are lifted out before pdfminer sees them
+MAX_BODY = 8 * 1024 * 1024  # a catalog may carry a megabyte of JavaScript in one string
 MAX_OBJSTM_OBJECTS = 20_000
 RESOLVE_DEPTH = 16
 
@@ -49,6 +60,17 @@ class Stream:
 
 
 @dataclass(slots=True)
+class Lazy:
+    """An object not parsed yet: its body holds no name the analysis looks for, so it is only
+    parsed if something refers to it (a /JS string, an /Encrypt dictionary, a filespec)."""
+
+    buf: bytes
+    start: int
+    end: int
+    top_level: bool  # top-level strings are encrypted one by one; object-stream members are not
+
+
+@dataclass(slots=True)
 class Walk:
     """What the walk found. `objects` maps object number to its last definition."""
 
@@ -61,6 +83,7 @@ class Walk:
     streams: list[Stream] = field(default_factory=list)
     parse_failures: int = 0
     truncated_streams: int = 0  # no endstream before the end of the file
+    lazy: int = 0  # objects left unparsed because nothing in them matters unless referenced
     stopped: str = ""  # why the walk ended early, if it did
     encrypted: bool = False
     decrypt_error: str = ""  # non-empty: encrypted and not opened
@@ -68,12 +91,30 @@ class Walk:
     objstm_data: list[bytes] = field(default_factory=list)  # decoded object streams, for keyword counts
 
     # --- the pdfminer "document" protocol -------------------------------------------------
-    def getobj(self, objid: int) -> Any:
+    def _get(self, objid: int) -> Any:
         value = self.objects.get(objid)
+        if isinstance(value, Lazy):
+            self.objects[objid] = None  # a reference cycle back to this object sees null
+            tokens = _parse(value.buf[value.start:value.end], self)
+            loaded = tokens[0][1] if tokens else None
+            if not tokens:
+                self.parse_failures += 1
+            elif isinstance(loaded, PSKeyword):
+                loaded = None
+            elif value.top_level and self.decipher is not None:
+                try:
+                    loaded = decipher_all(self.decipher, objid, self.genno.get(objid, 0), loaded)
+                except Exception:  # a malformed ciphertext spoils one object
+                    self.parse_failures += 1
+            self.objects[objid] = value = loaded
+        return value
+
+    def getobj(self, objid: int) -> Any:
+        value = self._get(objid)
         for _ in range(RESOLVE_DEPTH):
             if not isinstance(value, PDFObjRef):
                 break
-            value = self.objects.get(value.objid)
+            value = self._get(value.objid)
         else:
             value = None
         if value is None and objid not in self.objects:
@@ -92,6 +133,9 @@ class Walk:
 
 def _parse(body: bytes, doc: Walk) -> list[tuple[int, Any]]:
     """Up to two top-level tokens of `body`: the object and, for a stream, the `stream` keyword."""
+    lifted: list[bytes] = []
+    if len(body) > SMALL_BODY and b"(" in body:
+        body, lifted = _lift_strings(body)
     parser = PDFStreamParser(body)
     parser.set_document(doc)  # type: ignore[arg-type]  # duck-typed: only getobj is used
     found: list[tuple[int, Any]] = []
@@ -100,7 +144,72 @@ def _parse(body: bytes, doc: Walk) -> list[tuple[int, Any]]:
             found.append(parser.nextobject())
     except Exception:  # pdfminer raises many types on hostile bytes; keep what parsed
         pass
+    if lifted:
+        found = [(pos, _restore(value, lifted, 0)) for pos, value in found]
     return found
+
+
+# pdfminer grows a literal string token by concatenation, quadratic in its escapes: a 450 KB
+# JavaScript string takes seconds. Long strings are cut out here, decoded by regex, and put back.
+_STRING_SPECIAL = re.compile(rb"\\.|[()]", re.S)
+_ESCAPE = re.compile(rb"\\([nrtbf()\\]|[0-7]{1,3}|\r\n|\r|\n)?")
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
+_LIFT_MIN = 1024
+_LIFTED = b"\x00maldoc-lifted-"
+_PLACEHOLDER = _LIFTED + b"%d\x00"
+
+
+def _unescape(m: re.Match) -> bytes:
+    code = m.group(1)
+    if code is None or code in (b"\r\n", b"\r", b"\n"):
+        return b""  # a lone backslash is dropped; backslash-EOL continues the line
+    if code in _ESCAPES:
+        return _ESCAPES[code]
+    return bytes((int(code, 8) & 0xFF,))
+
+
+def _lift_strings(body: bytes) -> tuple[bytes, list[bytes]]:
+    parts: list[bytes] = []
+    lifted: list[bytes] = []
+    pos = 0
+    start = body.find(b"(")
+    while start >= 0:
+        depth, end = 0, -1
+        for m in _STRING_SPECIAL.finditer(body, start):
+            c = m.group(0)
+            if c == b"(":
+                depth += 1
+            elif c == b")":
+                depth -= 1
+                if depth == 0:
+                    end = m.end()
+                    break
+        if end < 0:
+            break
+        if end - start > _LIFT_MIN:
+            parts += [body[pos:start], b"(" + _PLACEHOLDER % len(lifted) + b")"]
+            lifted.append(_ESCAPE.sub(_unescape, body[start + 1:end - 1]))
+            pos = end
+        start = body.find(b"(", end)
+    if not lifted:
+        return body, []
+    parts.append(body[pos:])
+    return b"".join(parts), lifted
+
+
+def _restore(value: Any, lifted: list[bytes], depth: int) -> Any:
+    if isinstance(value, bytes) and value.startswith(_LIFTED):
+        try:
+            return lifted[int(value[len(_LIFTED):-1])]
+        except (ValueError, IndexError):
+            return value
+    if depth > 32:
+        return value
+    if isinstance(value, dict):
+        return {k: _restore(v, lifted, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v, lifted, depth + 1) for v in value]
+    return value
 
 
 def _stream_start(data: bytes, pos: int) -> int:
@@ -120,7 +229,7 @@ def walk(data: bytes, check: Callable[[], None], max_objects: int, passwords: tu
     pos = 0
     try:
         while True:
-            m = _OBJ_HEAD.search(data, pos)
+            m = _next_header(data, pos)
             if m is None:
                 break
             check()
@@ -137,12 +246,30 @@ def walk(data: bytes, check: Callable[[], None], max_objects: int, passwords: tu
     return doc
 
 
-def _read_object(data: bytes, m: re.Match, doc: Walk) -> int:
+def _next_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """(object number, generation, offset after `obj`) of the next object header from `pos`."""
+    for m in _OBJ_KW.finditer(data, pos):
+        head = obj_header_before(data, m.start())
+        if head is not None:
+            return int(head.group(1)), int(head.group(2)), m.end()
+    return None
+
+
+def _wanted(data: bytes, start: int, end: int) -> bool:
+    """Whether a body may hold something the analysis reads: a stream or a name in `_WANTED`."""
+    return data.find(b"stream", start, end) >= 0 or _WANTED.search(data, start, end) is not None
+
+
+def _read_object(data: bytes, m: tuple[int, int, int], doc: Walk) -> int:
     """Parse the object whose header is `m`; return where the scan for the next header resumes."""
-    objid, genno = int(m.group(1)), int(m.group(2))
-    start = m.end()
+    objid, genno, start = m
     end = data.find(b"endobj", start)
     body_end = min(end if end >= 0 else len(data), start + MAX_BODY)
+    if not _wanted(data, start, body_end):
+        doc.objects[objid] = Lazy(data, start, body_end, True)
+        doc.genno[objid] = genno
+        doc.lazy += 1
+        return start
     tokens = _parse(data[start:body_end], doc)
     if not tokens:
         doc.parse_failures += 1
@@ -186,9 +313,13 @@ def _stream_end(data: bytes, begin: int, length: Any) -> int:
 
 
 def _trailers(data: bytes, doc: Walk, check: Callable[[], None]) -> None:
-    for n, m in enumerate(_TRAILER.finditer(data)):
+    found = 0
+    for m in _TRAILER.finditer(data):
+        if data[m.start() - 1:m.start()].isalpha():
+            continue
         check()
-        if n >= 64:  # incremental updates rarely exceed a handful
+        found += 1
+        if found > 64:  # incremental updates rarely exceed a handful
             break
         tokens = _parse(data[m.end():m.end() + MAX_BODY], doc)
         if tokens and isinstance(tokens[0][1], dict):
@@ -228,10 +359,11 @@ def _decrypt_setup(doc: Walk, passwords: tuple[str, ...]) -> None:
             doc.decrypt_error = "user password required"
         return
     doc.decrypt_error = ""
+    _fast_rc4(handler)
     doc.decipher = handler.decrypt
     encrypt_ids = {trailer.get("Encrypt").objid} if isinstance(trailer.get("Encrypt"), PDFObjRef) else set()
     for objid, value in doc.objects.items():
-        if objid in encrypt_ids or isinstance(value, int | float | bool) or value is None:
+        if objid in encrypt_ids or isinstance(value, int | float | bool | Lazy) or value is None:
             continue
         try:
             if isinstance(value, Stream):
@@ -241,6 +373,24 @@ def _decrypt_setup(doc: Walk, passwords: tuple[str, ...]) -> None:
                 doc.objects[objid] = decipher_all(handler.decrypt, objid, doc.genno.get(objid, 0), value)
         except Exception:  # a malformed ciphertext spoils one object, not the walk
             doc.parse_failures += 1
+
+
+def _fast_rc4(handler: Any) -> None:
+    """Swap pdfminer's pure-Python RC4 (about 0.3 MB/s) for OpenSSL's, same key derivation."""
+    def decrypt_rc4(objid: int, genno: int, data: bytes) -> bytes:
+        key = handler.key + struct.pack("<L", objid)[:3] + struct.pack("<L", genno)[:2]
+        key = md5(key).digest()[: min(len(key), 16)]
+        return Cipher(ARC4(key), mode=None).decryptor().update(data)
+
+    original = getattr(handler, "decrypt_rc4", None)
+    if original is None or getattr(handler, "key", None) is None:
+        return
+    handler.decrypt_rc4 = decrypt_rc4
+    cfm = getattr(handler, "cfm", None)
+    if isinstance(cfm, dict):
+        for name, method in list(cfm.items()):
+            if method == original:
+                cfm[name] = decrypt_rc4
 
 
 def _deep(doc: Walk, value: Any, depth: int) -> Any:
@@ -301,8 +451,14 @@ def _expand_objstms(doc: Walk, check: Callable[[], None], max_objects: int,
             nxt = header[i + 3] if i + 3 < len(header) else len(data) - first
             if oid in doc.objects or not 0 <= off <= nxt:
                 continue  # a top-level definition is a later incremental update: it wins
-            tokens = _parse(data[first + off:first + min(nxt, off + MAX_BODY)], doc)
             doc.objstm_objects += 1
+            body_start, body_end = first + off, first + min(nxt, off + MAX_BODY)
+            if not _WANTED.search(data, body_start, body_end):
+                doc.objects[oid] = Lazy(data, body_start, body_end, False)
+                doc.genno[oid] = 0
+                doc.lazy += 1
+                continue
+            tokens = _parse(data[body_start:body_end], doc)
             if not tokens:
                 doc.parse_failures += 1
                 continue

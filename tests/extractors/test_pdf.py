@@ -13,6 +13,7 @@ from pdfminer.pdfdocument import PDFStandardSecurityHandler
 
 from maldoc.engine import analyze
 from maldoc.extractor import Options
+from maldoc.extractors._pdf_objects import Lazy, walk
 from maldoc.extractors._pdf_raw import KEYWORDS
 from maldoc.limits import Limits
 from maldoc.types import Flag, Node
@@ -412,3 +413,21 @@ def test_bad_filters_do_not_raise():
                zlib.compress(b"abc")),
     ]
     scan(doc(b"", b"", *bodies))
+
+
+def test_long_javascript_string_in_the_catalog_is_read_whole():
+    body = b"var s = \\(1\\); // \\\\ \\101" + b" x = 'aaaa\\n';" * 3000
+    node = scan(build([b"<< /Type /Catalog /OpenAction << /S /JavaScript /JS (" + body + b") >> >>"]))
+    f = feats(node)
+    assert f["pdf.js_length"] == len(b"var s = (1); // \\ A" + b" x = 'aaaa\n';" * 3000)
+    assert f["pdf.openaction_js"] == 1
+
+
+def test_objects_without_wanted_names_are_parsed_only_when_referenced():
+    widths = b"[" + b" ".join(b"%d" % (i % 1000) for i in range(20000)) + b"]"
+    data = doc(b"/OpenAction 5 0 R", b"", widths, b"<< /S /JavaScript /JS 6 0 R >>", b"(app.alert\\(1\\))")
+    w = walk(data, lambda: None, 1000)
+    assert isinstance(w.objects[4], Lazy) and isinstance(w.objects[6], Lazy) and w.lazy >= 2
+    node = scan(data)
+    assert feats(node)["pdf.js_length"] == len("app.alert(1)")  # the string object was loaded on demand
+    assert feats(node)["pdf.objects_walked"] == 6
