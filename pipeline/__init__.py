@@ -1,0 +1,12 @@
+"""The Kubeflow (kfp v2) retraining pipeline: `maldoc pipeline compile | run | schedule`.
+
+    steps       what each step does, as plain functions over `maldoc.training`
+    gate        promotion: compare candidate and current bundle on the same files; publish
+    components  one kfp component per step, each a thin wrapper over `steps` / `gate`
+    pipeline    the wiring (ParallelFor over shards, Collected, If promoted)
+    compile     YAML (golden file: maldoc_pipeline.yaml), local (kfp.local), client (KFP REST)
+    cli         the `pipeline` command
+
+kfp is an optional extra (`maldoc[pipeline]`); only `components`, `pipeline`'s builder, `compile`,
+`local` and `client` import it, inside their functions.
+"""

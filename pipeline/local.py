@@ -10,6 +10,7 @@ outputs under `<work_dir>/kfp-cache` when `enable_caching` is on, as KFP does on
 
 from __future__ import annotations
 
+import builtins
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -47,7 +48,13 @@ def run_local(arguments: dict, work_dir: str | Path, *, image: str = DEFAULT_IMA
         # ...and that CPU/memory requests and limits mean nothing to a local subprocess: true, and expected
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*",
                                 category=UserWarning)
-        task = pipeline(**arguments)
+        original_print = builtins.print
+        try:
+            task = pipeline(**arguments)
+        finally:
+            # kfp.local indents step logs by swapping builtins.print; its ParallelFor threads swap
+            # and restore it concurrently and can leave the indenting one behind
+            builtins.print = original_print
     out = task.outputs
     decision = Path(out["decision"].path)
     run = LocalRun(outputs=outputs, decision=json.loads(decision.read_text()) if decision.is_file() else {},
