@@ -404,7 +404,7 @@ class PdfExtractor(Extractor):
             if status == CAPPED or not ctx.budget.allow_inflate(len(blob)):
                 out.flag(Flag.LIMIT_EXCEEDED, f"pdf: embedded file {name or oid} exceeds the inflate budget")
                 break
-            out.children.append(sample.child(blob, name or f"pdf-embedded-{oid}"))
+            out.children.append(sample.child(blob, (name or f"pdf-embedded-{oid}")[:255]))
 
 
 def entropy(data: bytes, cap: int) -> float:

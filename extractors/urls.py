@@ -26,7 +26,8 @@ MAX_URLS = 2000  # analysed per node; a document with more is a link farm, and t
 MAX_URL_CHARS = 4096
 _URL_RE = re.compile(
     r"(?:https?|ftps?|file|smb|hxxps?)://[^\s\"'<>\\^`{|}\x00-\x1f\x7f]{1,4096}"
-    r"|\\\\[A-Za-z0-9][A-Za-z0-9.-]{0,253}\\[^\s\"'<>|\x00-\x1f]{1,512}",  # UNC: \\host\share\file
+    # UNC \\host\share: the host needs a dot (name or IPv4) so escaped backslashes in code do not match
+    r"|\\\\[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){1,8}(?:@\d{1,5})?\\[^\s\"'<>|\x00-\x1f]{1,512}",
     re.I,
 )
 _TRAILING = ".,;:!?)]}'\"*>"
@@ -189,7 +190,9 @@ class UrlExtractor(Extractor):
         """(scheme, host, port, path, query pairs, has userinfo), or None when not a URL at all."""
         if raw.startswith("\\\\"):
             host, _, rest = raw[2:].partition("\\")
-            return "unc", host.lower(), None, "/" + rest.replace("\\", "/"), [], False
+            host, _, port = host.partition("@")  # \\host@80\share is WebDAV over HTTP
+            return ("unc", host.lower(), int(port) if port.isdigit() else None, "/" + rest.replace("\\", "/"),
+                    [], False)
         try:
             parts = urlsplit(raw.strip())
             host = (parts.hostname or "").rstrip(".")

@@ -133,3 +133,8 @@ def test_find_urls_unc_and_defanged():
 def test_find_urls_bounded_length():
     [url] = find_urls("http://example.com/" + "a" * 100_000, 5)
     assert len(url) <= 4096 + len("http://")
+
+
+def test_find_urls_ignores_escaped_backslashes_in_code():
+    assert find_urls(r'var s = "\\x41\\x42\\x43"; path = "\\server\\share";', 5) == []
+    assert find_urls(r"\\198.51.100.7@80\webdav\x.dll", 5) == [r"\\198.51.100.7@80\webdav\x.dll"]
