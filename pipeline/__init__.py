@@ -7,6 +7,6 @@
     compile     YAML (golden file: maldoc_pipeline.yaml), local (kfp.local), client (KFP REST)
     cli         the `pipeline` command
 
-kfp is an optional extra (`maldoc[pipeline]`); only `components`, `pipeline`'s builder, `compile`,
-`local` and `client` import it, inside their functions.
+kfp is an optional extra (`maldoc[pipeline]`): `components` imports it, the other modules only
+inside their functions, so `maldoc` registers the `pipeline` command without it.
 """

@@ -200,6 +200,8 @@ def split_eval(table, frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.
     labelled = table.labelled()
     synthetic = meta["synthetic"].astype(bool).to_numpy() if "synthetic" in meta else np.zeros(len(meta), bool)
     real = labelled[~synthetic[labelled]]
+    if len(real) < 2:
+        raise ValueError("no labelled, non-synthetic files to evaluate on: give the pipeline a real corpus")
     sub = meta.iloc[real].reset_index(drop=True)
     keys = np.array(_eval_keys(sub), dtype=object)
     groups = leak_groups(sub.assign(_eval_group=keys), "_eval_group", split_large=False)
