@@ -32,8 +32,8 @@ def model_card(meta: dict, report: dict | None = None) -> str:
         "Triage of mail attachments at a gateway or by an analyst; every verdict lists its top reasons "
         "(LightGBM per-feature contributions, named as findings). Not a replacement for sandboxing.", "",
         "## Training data",
-        f"{data.get('files', '?')} labelled files {data.get('by_label', {})} plus "
-        f"{data.get('synthetic_files', 0)} synthetic, inert files from `maldoc.samples`. "
+        f"{data.get('files', '?')} labelled files {data.get('by_label', {})}, of which "
+        f"{data.get('synthetic_files', 0)} are synthetic, inert files from `maldoc.samples`. "
         f"Collections: {', '.join(data.get('sources', [])) or 'n/a'}. Data sha256 `{data.get('data_sha256', '')}`. "
         "Files labelled `malformed` are robustness inputs, never trained on.", "",
         "## Operating point",

@@ -79,7 +79,7 @@ def blocks(result: dict, plots: dict[str, Path], title: str) -> list[Block]:
     if data:
         out.append(("p", f"{data.get('files', '?')} labelled files {data.get('by_label', {})}; data sha256 "
                          f"{str(data.get('data_sha256', ''))[:16]}; schema {data.get('schema_id', '')}."
-                    + (f" Synthetic training files: {data['synthetic_files']}."
+                    + (f" Of these, {data['synthetic_files']} are synthetic (training only, never scored)."
                        if data.get("synthetic_files") else "")))
     if result.get("group_by"):
         out.append(("p", f"Grouped {len(result.get('folds', {}))}-fold cross-validation, groups "

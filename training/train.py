@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from maldoc.extractor import registry
 from maldoc.model import ModelBundle
 from maldoc.schema import SCHEMA
 from maldoc.training.baselines import BASELINES, fit_baseline
@@ -255,6 +256,7 @@ def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=
                     "baselines": {k: v for k, v in report["models"].items() if k != "lightgbm"},
                     "group_by": report["group_by"], "n_groups": report["n_groups"]},
         "training_data": summary, "params": asdict(params), "libraries": library_versions(),
+        "extractors": registry().versions(),
         "rounds": booster.current_iteration(),
     }
     bundle = ModelBundle(booster=booster, meta=_clean(meta))

@@ -46,7 +46,7 @@ def test_bundle_round_trip_and_schema_refusal(trained, tmp_path):
     np.testing.assert_allclose(loaded.predict_rows(table.X[:20]), bundle.predict_rows(table.X[:20]))
     assert loaded.threshold == bundle.threshold
     meta = json.loads((folder / "bundle.json").read_text())
-    assert meta["training_data"]["data_sha256"] and meta["libraries"]["lightgbm"]
+    assert meta["training_data"]["data_sha256"] and meta["libraries"]["lightgbm"] and meta["extractors"]["zip"]
     assert "| fold |" in (folder / "MODEL_CARD.md").read_text()
     meta["schema_hash"] = "0" * 16
     (folder / "bundle.json").write_text(json.dumps(meta))
