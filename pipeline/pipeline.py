@@ -30,8 +30,8 @@ def _sized(task, component: str, params: dict):
     task.set_cpu_request(params[names[0]]).set_cpu_limit(params[names[1]])
     task.set_memory_request(params[names[2]]).set_memory_limit(params[names[3]])
     # kfp 2.17 leaves parameters used only by these setters out of the inputs of a ParallelFor or If
-    # group, so the tasks inside could not resolve them (KFP and kfp.local both fail); listing them
-    # as the task's channel inputs plumbs them in
+    # group: the YAML then names inputs the group does not declare (kfp.local fails on it, seen);
+    # listing them as the task's channel inputs plumbs them in
     known = {id(ch) for ch in task.channel_inputs}  # by identity: a channel's == builds a kfp condition
     task.channel_inputs.extend(params[n] for n in names if id(params[n]) not in known)
     return task
