@@ -63,11 +63,12 @@ class ModelBundle:
         return prob, self.reasons(row[0], contrib[:-1])
 
     def reasons(self, row: np.ndarray, contrib: np.ndarray, top: int = TOP_REASONS) -> list[Reason]:
-        order = np.argsort(-contrib)[:top]
         out = []
-        for i in order:
-            if contrib[i] <= 0:
+        for i in np.argsort(-contrib):
+            if contrib[i] <= 0 or len(out) >= top:
                 break
+            if math.isnan(row[i]):
+                continue  # "this extractor never ran" is no reason a person can act on
             name = SCHEMA.names[i]
             out.append(Reason(feature=name, title=describe(name, float(row[i])),
                               value=None if math.isnan(row[i]) else float(row[i]),
