@@ -107,7 +107,7 @@ class ModelBundle:
         text = self.booster.model_to_string().encode()
         meta = dict(self.meta)
         meta.update(model_sha256=hashlib.sha256(text).hexdigest(), schema_hash=SCHEMA.hash,
-                    schema_id=SCHEMA.id, n_features=len(SCHEMA))
+                    schema_id=SCHEMA.id, n_features=len(SCHEMA), feature_names=list(SCHEMA.names))
         (folder / "model.txt").write_bytes(text)
         (folder / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         if card:
