@@ -39,6 +39,14 @@ LAUNCH_WORDS = ("cmd", "powershell", "mshta", "wscript", "cscript", "rundll32", 
 ACTIONS = ("JavaScript", "Launch", "URI", "SubmitForm", "GoToR", "GoToE", "ImportData", "Rendition")
 _XFA_SCRIPT = re.compile(rb"<script\b([^>]{0,400})>(.*?)</script\s*>", re.S | re.I)
 _KW_FEATURES = tuple(f"kw_{k.lower()}" for k in _pdf_raw.KEYWORDS)
+# Link annotations and their rectangles, read from raw bytes (survives broken files, cheap).
+_LINK = re.compile(rb"/Subtype\s*/Link(?![A-Za-z])")
+_RECT = re.compile(rb"/Rect\s*\[\s*([-+\d.\s]{1,120}?)\s*\]")
+_MEDIABOX = re.compile(rb"/MediaBox\s*\[\s*([-+\d.\s]{1,120}?)\s*\]")
+LINK_WINDOW = 600  # bytes around /Subtype /Link searched for its /Rect
+MAX_LINKS = 2000
+LURE_AREA = 0.1  # a single link covering this share of a page: the "click to view" phishing lure
+LETTER_AREA = 612.0 * 792.0
 
 
 @dataclass(slots=True)
@@ -62,7 +70,7 @@ class Actions:
 
 class PdfExtractor(Extractor):
     name = "pdf"
-    version = 1
+    version = 2
     file_types = frozenset({FileType.PDF})
     features = (
         "header_offset", "version", "eof_count", "bytes_after_eof", "objects", "endobj_diff", "streams",
@@ -75,14 +83,14 @@ class PdfExtractor(Extractor):
         "js_hex_escape_density", "js_unicode_escape_density", "js_longest_string", "js_exploit_apis",
         "js_spray", "openaction", "openaction_js", "auto_js", "aa_triggers", "launch_actions",
         "uri_actions", "submitform_actions", "goto_remote_actions", "embedded_files", "xfa_scripts",
-        "walk_complete",
+        "walk_complete", "link_annots", "link_area_ratio",
     )
     rules = (
         "PDF_JAVASCRIPT", "PDF_AUTO_JAVASCRIPT", "PDF_JS_OBFUSCATED", "PDF_JS_EXPLOIT_API", "PDF_JS_SHELLCODE",
         "PDF_LAUNCH", "PDF_LAUNCH_COMMAND", "PDF_EMBEDDED_FILE", "PDF_EMBEDDED_FILE_OPENED",
         "PDF_OBFUSCATED_NAME", "PDF_AUTO_URI", "PDF_SUBMITFORM", "PDF_GOTO_REMOTE", "PDF_RICHMEDIA",
         "PDF_JBIG2", "PDF_XFA_SCRIPT", "PDF_HEADER_OFFSET", "PDF_DATA_AFTER_EOF", "PDF_MALFORMED",
-        "PDF_ENCRYPTED",
+        "PDF_ENCRYPTED", "PDF_LINK_LURE",
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -104,6 +112,7 @@ class PdfExtractor(Extractor):
         if raw.hex_keywords:
             out.add("PDF_OBFUSCATED_NAME", ", ".join(sorted(set(raw.hex_keywords))), where)
         self._streams(doc, len(data), f)
+        self._links([data, *doc.objstm_data], ctx, out, where)
         acts = self._actions(doc, ctx, out)
         self._report(acts, doc, raw, sample, ctx, out)
 
@@ -174,6 +183,30 @@ class PdfExtractor(Extractor):
         if not doc.objects and not doc.stopped:
             out.flag(Flag.PARSE_ERROR, "pdf: no objects found")
         return doc
+
+    @staticmethod
+    def _links(blobs: list[bytes], ctx: Context, out: ExtractorResult, where: str) -> None:
+        """Link annotations and the largest one's share of the page.
+
+        Phishing PDFs are mostly one image with one link over it ("view the document"); benign
+        documents link words and lines. The share of the page a single link covers tells them apart.
+        """
+        count, best, page = 0, 0.0, 0.0
+        for blob in blobs:
+            page = max([page, *(_area(b) for b in _MEDIABOX.findall(blob, 0, 1 << 24)[:MAX_LINKS])])
+            for m in _LINK.finditer(blob):
+                count += 1
+                if count > MAX_LINKS:
+                    break
+                if count % 64 == 0:
+                    ctx.check()
+                window = blob[max(0, m.start() - LINK_WINDOW):m.end() + LINK_WINDOW]
+                best = max([best, *(_area(r) for r in _RECT.findall(window))])
+        ratio = min(best / (page or LETTER_AREA), 1.0)
+        out.features["pdf.link_annots"] = count
+        out.features["pdf.link_area_ratio"] = round(ratio, 4)
+        if ratio >= LURE_AREA:
+            out.add("PDF_LINK_LURE", f"one link covers {ratio:.0%} of a page ({count} links)", where)
 
     @staticmethod
     def _streams(doc: Walk, size: int, f: dict[str, float]) -> None:
@@ -459,3 +492,12 @@ def _chain(action: dict, doc: Walk, limit: int = 8) -> set[str]:
         nxt = a.get("Next")
         queue.extend(nxt[:limit] if isinstance(nxt, list) else [nxt] if nxt is not None else [])
     return kinds
+
+
+def _area(rect: bytes) -> float:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in rect.split()[:4])
+    except ValueError:
+        return 0.0
+    area = abs(x1 - x0) * abs(y1 - y0)
+    return area if area < 1e9 else 0.0  # absurd boxes are malformed, not big

@@ -431,3 +431,17 @@ def test_objects_without_wanted_names_are_parsed_only_when_referenced():
     node = scan(data)
     assert feats(node)["pdf.js_length"] == len("app.alert(1)")  # the string object was loaded on demand
     assert feats(node)["pdf.objects_walked"] == 6
+
+
+def test_link_covering_the_page_is_a_lure_and_word_links_are_not():
+    lure = scan(doc(b"", b"/MediaBox [0 0 612 792] /Annots [4 0 R]",
+                    b"<< /Type /Annot /Subtype /Link /Rect [20 40 590 760] "
+                    b"/A << /S /URI /URI (https://view.example.com/doc) >> >>"))
+    f = feats(lure)
+    assert f["pdf.link_annots"] == 1 and f["pdf.link_area_ratio"] > 0.8
+    assert "PDF_LINK_LURE" in rules(lure)
+    words = scan(doc(b"", b"/MediaBox [0 0 612 792] /Annots [4 0 R]",
+                     b"<< /Type /Annot /Subtype /Link /Rect [72 700 180 712] "
+                     b"/A << /S /URI /URI (https://www.example.org/) >> >>"))
+    assert feats(words)["pdf.link_area_ratio"] < 0.01
+    assert "PDF_LINK_LURE" not in rules(words)
