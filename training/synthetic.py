@@ -1,4 +1,4 @@
-"""Synthetic training items from the sample generator (`maldoc.samples`, issue 5).
+"""Synthetic training items from the sample generator (`maldoc.samples`).
 
     synthetic_items(count, seed=0) -> list[MemoryItem]
 
@@ -9,43 +9,15 @@ and are the whole training set when `maldoc train` is given no corpus. They neve
 
 from __future__ import annotations
 
+from maldoc.samples import generate_samples
 from maldoc.training.corpus import MemoryItem
-
-_LABELS = {"malicious": "malicious", "benign": "benign", "clean": "benign", True: "malicious", False: "benign"}
-
-
-def _field(sample, *names, default=None):
-    for name in names:
-        if isinstance(sample, dict) and name in sample:
-            return sample[name]
-        if hasattr(sample, name):
-            return getattr(sample, name)
-    return default
 
 
 def synthetic_items(count: int, seed: int = 0) -> list[MemoryItem]:
-    try:
-        from maldoc.samples import generate_samples
-    except ImportError as exc:
-        raise RuntimeError("the synthetic sample generator (maldoc.samples.generate_samples) is not available: "
-                           "give a corpus with --corpus") from exc
     items = []
     for i, sample in enumerate(generate_samples(count, seed)):
-        if isinstance(sample, tuple) and not hasattr(sample, "data"):  # a plain (name, data, label, ...) tuple
-            data = next(x for x in sample if isinstance(x, bytes | bytearray))
-            strings = [x for x in sample if isinstance(x, str)]
-            label = next((_LABELS[s] for s in strings if s in _LABELS), "benign")
-            name = next((s for s in strings if s not in _LABELS), f"synthetic-{i}")
-            family = ""
-        else:
-            data = _field(sample, "data", "content", "bytes")
-            raw = _field(sample, "label", "malicious", default="benign")
-            label = _LABELS.get(raw, str(raw))
-            name = str(_field(sample, "name", "filename", default=f"synthetic-{i}"))
-            family = str(_field(sample, "family", "kind", "technique", default="") or "")
-        ext = str(_field(sample, "format", default="") or "") if hasattr(sample, "data") else ""
         # format stays empty: the table fills it with the detected type, as the corpus manifest does
-        items.append(MemoryItem(bytes(data), label, name, meta={
-            "source_repo": "synthetic", "source_path": f"synthetic/{i}-{name}", "family_or_note": family,
-            "extension": ext, "synthetic": True}))
+        items.append(MemoryItem(sample.data, sample.label, sample.name, meta={
+            "source_repo": "synthetic", "source_path": f"synthetic/{i}-{sample.name}",
+            "family_or_note": sample.family, "extension": sample.format, "synthetic": True}))
     return items
