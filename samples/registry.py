@@ -18,6 +18,7 @@ INDICATORS = frozenset((
     "xlm_very_hidden", "xlm_auto_open", "xlm_exec", "remote_template", "dde", "ole_link_external",
     "rtf_object", "rtf_package_script", "rtf_equation", "rtf_ole2link", "rtf_objupdate", "pdf_js",
     "pdf_openaction", "pdf_aa", "pdf_launch", "pdf_embedded_file", "pdf_many_uris", "pdf_objstm",
+    "pdf_link_lure",
     "pdf_obfuscated_names", "html_password_form", "html_smuggling", "onenote_embedded_file",
     "email_attachment", "zip_encrypted", "password_in_body", "office_encrypted", "urls",
 ))

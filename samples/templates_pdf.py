@@ -136,6 +136,23 @@ def pdf_phish_links(rng: random.Random) -> tuple[str, bytes]:
     return text.stem(rng), pdf.to_bytes(catalog, info, objstm=True)
 
 
+@template("pdf_link_lure", "malicious", "pdf", ("pdf_link_lure", "urls"),
+          note="one-page 'view the document' picture with one link laid over most of the page")
+def pdf_link_lure(rng: random.Random) -> tuple[str, bytes]:
+    pdf = PDF()
+    host = text.host(rng, bad=True)
+    url = f"https://{host}/{text.ident(rng, 5, 10).lower()}/?doc={rng.getrandbits(48):x}"
+    x0, y0 = rng.randint(10, 80), rng.randint(60, 200)
+    x1, y1 = rng.randint(520, 600), rng.randint(600, 780)
+    link = pdf.add(f"<< /Type /Annot /Subtype /Link /Rect [{x0} {y0} {x1} {y1}] /Border [0 0 0] "
+                   f"/A << /S /URI /URI {literal(url)} >> >>")
+    lines = [rng.choice(("DOCUMENT PREVIEW", "Secure PDF Document", "Shared file", "Encrypted message")),
+             rng.choice(("Click anywhere to view", "Tap to open the full document", "View document online")),
+             text.lure(rng)]
+    pdf, catalog, info = _doc(rng, lines, annots=[link], pdf=pdf)
+    return text.stem(rng), pdf.to_bytes(catalog, info, objstm=rng.random() < 0.3)
+
+
 # --- benign ------------------------------------------------------------------------------------
 
 @template("pdf_plain", "benign", "pdf", note="text pages, sometimes in object streams")

@@ -140,13 +140,13 @@ def test_package_exports_the_in_memory_generator():
 
 
 def test_committed_demo_set_is_what_the_documented_command_writes():
-    """samples/README.md: `maldoc samples generate --out samples/demo --count 46 --seed 1`."""
+    """samples/README.md: `maldoc samples generate --out samples/demo --count 48 --seed 1`."""
     from pathlib import Path
 
     demo = Path(__file__).resolve().parents[2] / "samples" / "demo"
     with Corpus(demo) as corpus:
         items = list(corpus.items())
-    expected = list(generate_samples(46, seed=1))
+    expected = list(generate_samples(48, seed=1))
     assert [(i.path.name, i.label, i.read()) for i in items] == [(s.name, s.label, s.data) for s in expected]
     assert sum(i.path.stat().st_size for i in items) < 5 * 1024 * 1024
     assert {i.label for i in items} == {"malicious", "benign"}
