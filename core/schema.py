@@ -34,7 +34,7 @@ _ZERO_DEFAULT = ("file.type.", "tree.", "flag.", "rule.")
 def _core_names() -> list[str]:
     names = ["file.size_log2", "file.entropy"]
     names += [f"file.type.{t.value}" for t in FileType]
-    names += ["tree.nodes", "tree.max_depth", "tree.executables"]
+    names += ["tree.nodes", "tree.max_depth", "tree.executables", "tree.rule_score"]
     names += [f"tree.type.{t.value}" for t in FileType]
     names += [f"flag.{f.value}" for f in Flag]
     names += [f"rule.{r}" for r in sorted(catalogue.RULES)]
@@ -84,6 +84,20 @@ def build_schema() -> Schema:
 SCHEMA = build_schema()
 
 
+# Features whose rise may only raise the model's score (LightGBM monotone constraints): the
+# catalogue's expert prior, so that a campaign of a kind no training collection holds is still
+# scored by what the rules know about it.
+MONOTONE_INCREASING = ("tree.rule_score",)
+
+
+def rule_score(fired) -> float:
+    """Noisy-OR of the catalogue weights of the distinct rules fired: 1 - prod(1 - w)."""
+    keep = 1.0
+    for rule_id in fired:
+        keep *= 1.0 - catalogue.get(rule_id).weight
+    return 1.0 - keep
+
+
 def node_features(node: Node, data_entropy: float | None = None) -> dict[str, float]:
     """The aggregated feature dict of `node` and everything below it."""
     out: dict[str, float] = {
@@ -113,6 +127,7 @@ def node_features(node: Node, data_entropy: float | None = None) -> dict[str, fl
     out["tree.nodes"] = float(nodes)
     out["tree.max_depth"] = float(depth)
     out["tree.executables"] = float(executables)
+    out["tree.rule_score"] = rule_score(rules)
     for t, n in types.items():
         out[f"tree.type.{t}"] = float(n)
     for f in flags:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from maldoc import catalogue
+from maldoc.schema import rule_score
 from maldoc.types import Flag, Node
 from maldoc.verdict import MAX_URLS, FindingOut, Label, MacroOut, Reason, Verdict
 
@@ -39,16 +40,14 @@ class RuleScorer:
         for sub in node.walk():
             for f in sub.result.findings:
                 fired[f.rule_id] = fired.get(f.rule_id, 0) + 1
-        keep = 1.0
         reasons = []
         for rule_id, count in fired.items():
             rule = catalogue.get(rule_id)
-            keep *= 1.0 - rule.weight
             if rule.weight > 0:
                 reasons.append(Reason(feature=f"rule.{rule_id}", title=rule.title, value=count,
                                       contribution=rule.weight))
         reasons.sort(key=lambda r: -r.contribution)
-        return 1.0 - keep, reasons[:8]
+        return rule_score(fired), reasons[:8]
 
 
 def _label(score: float, node: Node, scorer: Scorer) -> Label:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from maldoc.extractor import registry
 from maldoc.model import ModelBundle
-from maldoc.schema import SCHEMA
+from maldoc.schema import MONOTONE_INCREASING, SCHEMA
 from maldoc.training.baselines import BASELINES, fit_baseline
 from maldoc.training.evaluate import (
     RULE_THRESHOLD,
@@ -61,6 +61,7 @@ class TrainParams:
     val_frac: float = 0.15
     baselines: tuple[str, ...] = ("rules", *BASELINES)
     loco: bool = True  # also leave one collection out (LightGBM only)
+    monotone: bool = True  # the rule score may only raise the model's score (schema.MONOTONE_INCREASING)
     version: str = ""
 
     def lgb_params(self) -> dict:
@@ -97,7 +98,7 @@ def fit_lightgbm(table: FeatureTable, rows: np.ndarray, params: TrainParams):
     if len(val):
         valid = lgb.Dataset(table.X[rows[val]], y[val], reference=train_set)
         kwargs = {"valid_sets": [valid], "callbacks": [lgb.early_stopping(params.early_stopping, verbose=False)]}
-    booster = lgb.train(params.lgb_params(), train_set, num_boost_round=params.max_rounds, **kwargs)
+    booster = lgb.train(_with_constraints(params, table), train_set, num_boost_round=params.max_rounds, **kwargs)
     if len(val) and booster.best_iteration > 0:
         booster = _refit_rounds(booster, table, rows, y, params)
     return booster
@@ -109,7 +110,16 @@ def _refit_rounds(booster, table: FeatureTable, rows: np.ndarray, y: np.ndarray,
 
     rounds = max(20, int(booster.best_iteration * 1.1))
     data = lgb.Dataset(table.X[rows], y, feature_name=_lgb_names(table), free_raw_data=True)
-    return lgb.train(params.lgb_params(), data, num_boost_round=rounds)
+    return lgb.train(_with_constraints(params, table), data, num_boost_round=rounds)
+
+
+def _with_constraints(params: TrainParams, table: FeatureTable) -> dict:
+    """LightGBM parameters plus monotone constraints on the schema's expert-prior features."""
+    out = params.lgb_params()
+    if params.monotone:
+        out["monotone_constraints"] = [int(n in MONOTONE_INCREASING) for n in table.names]
+        out["monotone_constraints_method"] = "advanced"
+    return out
 
 
 def _lgb_names(table: FeatureTable) -> list[str]:

@@ -87,3 +87,20 @@ def test_leave_one_source_out_scores_each_collection_unseen(table_factory):
     out = leave_one_source_out(table, FAST, 0.5, log=lambda _m: None)
     assert set(out) == {"repo0", "repo1", "repo2"}
     assert all(v["files"] > 0 and 0 <= v["tpr"] <= 1 for v in out.values())
+
+
+def test_rule_score_can_only_raise_the_model_score(small_table):
+    """The catalogue's prior (tree.rule_score) is a monotone-increasing feature of every model."""
+    from maldoc.training.train import fit_lightgbm
+
+    col = SCHEMA.index["tree.rule_score"]
+    table = small_table
+    rng = np.random.default_rng(1)
+    table.X[:, col] = rng.random(len(table))
+    flip = rng.random(len(table)) < 0.3  # a noisy, partly contrary signal the model could invert
+    table.X[flip, col] = 1.0 - table.X[flip, col]
+    booster = fit_lightgbm(table, table.labelled(), TrainParams(max_rounds=60))
+    probe = np.repeat(table.X[:40], 11, axis=0)
+    probe[:, col] = np.tile(np.linspace(0, 1, 11), 40)
+    scores = booster.predict(probe).reshape(40, 11)
+    assert (np.diff(scores, axis=1) >= -1e-12).all()
