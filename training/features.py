@@ -129,10 +129,22 @@ class FeatureCache:
 
     def __init__(self, cache_dir: str | Path, key: str) -> None:
         self.path = Path(cache_dir) / f"features-{key}.parquet"
-        self.rows = pd.read_parquet(self.path) if self.path.is_file() else _frame([])
+        self._rows: pd.DataFrame | None = None  # read on first use: `known()` alone needs one column
         self._dirty = False
 
+    @property
+    def rows(self) -> pd.DataFrame:
+        if self._rows is None:
+            self._rows = pd.read_parquet(self.path) if self.path.is_file() else _frame([])
+        return self._rows
+
+    @rows.setter
+    def rows(self, value: pd.DataFrame) -> None:
+        self._rows = value
+
     def known(self) -> set[str]:
+        if self._rows is None and self.path.is_file():  # a shard asking what is done: sha256 column only
+            return set(pd.read_parquet(self.path, columns=["sha256"])["sha256"].unique())
         return set(self.rows["sha256"].unique())
 
     def add(self, rows: pd.DataFrame) -> None:
