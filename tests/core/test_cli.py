@@ -101,3 +101,17 @@ def test_version_and_usage():
 def test_bad_limit_value_is_one_line_error(files):
     proc = run("scan", str(files), "--max-depth", "0")
     assert proc.returncode == 2 and "max_depth" in proc.stderr
+
+
+def test_office_scan_survives_warnings_as_errors(tmp_path):
+    """oletools' pyparsing deprecation warnings must not break `-W error` settings."""
+    from maldoc.samples import generate_samples
+
+    doc = next(s for s in generate_samples(48, seed=2) if s.family == "doc_vba_dropper")
+    path = tmp_path / f"x.{doc.format}"
+    path.write_bytes(doc.data)
+    proc = subprocess.run([sys.executable, "-W", "error", "-m", "maldoc.cli", "scan", str(path), "--jsonl",
+                           "--jobs", "0", "--model", "rules"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    row = json.loads(proc.stdout)
+    assert row["error"] is None and row["label"] == "malicious" and row["reasons"]
