@@ -47,7 +47,10 @@ def default_jobs() -> int:
 
 
 class ScanPool:
-    """`submit()` returns a Future that always resolves to a `Node`, never to an exception."""
+    """`submit()` returns a Future that always resolves to a `Node`, never to an exception.
+
+    Cancelling that Future (a caller that stopped waiting) stops the scan in its worker.
+    """
 
     def __init__(self, jobs: int | None = None, *, limits: Limits | None = None,
                  options: Options | None = None, max_tasks: int = 500, task: TaskFn = analyze_task) -> None:
@@ -80,9 +83,15 @@ class ScanPool:
                 node = failed_node(data, name, Flag.LIMIT_EXCEEDED, "out of memory in scan worker")
             except Exception as exc:
                 node = failed_node(data, name, Flag.PARSE_ERROR, f"{type(exc).__name__}: {exc}")
-            result.set_result(node)
+            if not result.cancelled():
+                result.set_result(node)
+
+        def cancelled(fut: cf.Future) -> None:
+            if fut.cancelled():
+                inner.cancel()  # pebble stops the worker running it; the pool replaces the worker
 
         inner.add_done_callback(done)
+        result.add_done_callback(cancelled)
         return result
 
     def close(self) -> None:

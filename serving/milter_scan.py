@@ -119,11 +119,13 @@ class InProcessScanner:
     def scan(self, raw: bytes) -> Outcome:
         from maldoc.scoring import build_verdict
 
+        future = self.pool.submit(raw, MESSAGE_NAME)
         try:
-            node = self.pool.submit(raw, MESSAGE_NAME).result(timeout=self.limits.timeout_s + GRACE_S)
+            node = future.result(timeout=self.limits.timeout_s + GRACE_S)
             with self._score_lock:
                 verdict = build_verdict(node, self.scorer)
         except cf.TimeoutError:
+            future.cancel()  # stop the scan in its worker too, not only the wait for it
             return Outcome(label="error", error=f"scan did not finish within {self.limits.timeout_s:g} s")
         except Exception as exc:  # any failure is one message's error, never the milter's
             return Outcome(label="error", error=clean_text(f"{type(exc).__name__}: {exc}"))

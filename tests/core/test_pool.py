@@ -43,3 +43,12 @@ def test_real_analysis_round_trips_through_workers():
         nodes = [f.result(timeout=60) for f in futures]
     assert [n.name for n in nodes] == [f"{i}.zip" for i in range(6)]
     assert all(n.children[0].name == f"{i}.txt" for i, n in enumerate(nodes))
+
+
+def test_cancelling_a_scan_frees_its_worker():
+    with ScanPool(1, limits=Limits(timeout_s=600), task=crashers.hang_or_scan) as pool:
+        hung = pool.submit(GOOD, "hang")
+        assert hung.cancel()
+        # With the hung task still holding the only worker this would wait the full 600 s.
+        after = pool.submit(GOOD, "ok.zip").result(timeout=60)
+    assert len(after.children) == 1
