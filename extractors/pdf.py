@@ -38,6 +38,11 @@ LAUNCH_WORDS = ("cmd", "powershell", "mshta", "wscript", "cscript", "rundll32", 
                 "certutil", "msiexec", "/c ", "start ")
 ACTIONS = ("JavaScript", "Launch", "URI", "SubmitForm", "GoToR", "GoToE", "ImportData", "Rendition")
 _XFA_SCRIPT = re.compile(rb"<script\b([^>]{0,400})>(.*?)</script\s*>", re.S | re.I)
+# XFA data carrying a TIFF image: the libtiff overflow of CVE-2010-0188 and its many copies.
+_XFA_TIFF = re.compile(rb"contentType\s*=\s*[\"']image/tiff?[\"']", re.I)
+_XFA_MARK = re.compile(rb"<(?:[\w-]+:)?xdp\b|xfa\.org/schema", re.I)
+MAX_XFA_STREAMS = 64  # streams decoded when looking for XFA packets the /XFA entry does not name
+MIN_XFA_STREAM = 64
 _KW_FEATURES = tuple(f"kw_{k.lower()}" for k in _pdf_raw.KEYWORDS)
 # Link annotations and their rectangles, read from raw bytes (survives broken files, cheap).
 _LINK = re.compile(rb"/Subtype\s*/Link(?![A-Za-z])")
@@ -70,7 +75,7 @@ class Actions:
 
 class PdfExtractor(Extractor):
     name = "pdf"
-    version = 2
+    version = 3
     file_types = frozenset({FileType.PDF})
     features = (
         "header_offset", "version", "eof_count", "bytes_after_eof", "objects", "endobj_diff", "streams",
@@ -83,14 +88,14 @@ class PdfExtractor(Extractor):
         "js_hex_escape_density", "js_unicode_escape_density", "js_longest_string", "js_exploit_apis",
         "js_spray", "openaction", "openaction_js", "auto_js", "aa_triggers", "launch_actions",
         "uri_actions", "submitform_actions", "goto_remote_actions", "embedded_files", "xfa_scripts",
-        "walk_complete", "link_annots", "link_area_ratio",
+        "walk_complete", "link_annots", "link_area_ratio", "xfa_tiff",
     )
     rules = (
         "PDF_JAVASCRIPT", "PDF_AUTO_JAVASCRIPT", "PDF_JS_OBFUSCATED", "PDF_JS_EXPLOIT_API", "PDF_JS_SHELLCODE",
         "PDF_LAUNCH", "PDF_LAUNCH_COMMAND", "PDF_EMBEDDED_FILE", "PDF_EMBEDDED_FILE_OPENED",
         "PDF_OBFUSCATED_NAME", "PDF_AUTO_URI", "PDF_SUBMITFORM", "PDF_GOTO_REMOTE", "PDF_RICHMEDIA",
         "PDF_JBIG2", "PDF_XFA_SCRIPT", "PDF_HEADER_OFFSET", "PDF_DATA_AFTER_EOF", "PDF_MALFORMED",
-        "PDF_ENCRYPTED", "PDF_LINK_LURE",
+        "PDF_ENCRYPTED", "PDF_LINK_LURE", "PDF_XFA_TIFF",
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -322,7 +327,9 @@ class PdfExtractor(Extractor):
         where = sample.display_path
         scripts = [s for s in acts.scripts.values() if s]
         unreadable = len(acts.scripts) - len(scripts)
-        xfa_scripts = self._xfa_scripts(acts, doc, ctx)
+        xfa_scripts = self._xfa_scripts(acts, doc, ctx, f)
+        if f["pdf.xfa_tiff"]:
+            out.add("PDF_XFA_TIFF", f"{int(f['pdf.xfa_tiff'])} TIFF image(s) in XFA form data", where)
         scripts += xfa_scripts
         js = _pdf_js.analyse(scripts)
         f["pdf.js_scripts"] = js.scripts + unreadable
@@ -391,20 +398,35 @@ class PdfExtractor(Extractor):
         self._children(acts, doc, js, sample, ctx, out)
 
     @staticmethod
-    def _xfa_scripts(acts: Actions, doc: Walk, ctx: Context) -> list[str]:
+    def _xfa_scripts(acts: Actions, doc: Walk, ctx: Context, f: dict[str, float]) -> list[str]:
+        """Scripts of the XFA packets; also counts packets carrying TIFF images (`pdf.xfa_tiff`).
+
+        Exploit kits often leave the packet out of /XFA or hide the reference, so when the file
+        names XFA anywhere, other streams that decode to an XDP packet are read too (bounded).
+        """
         found: list[str] = []
+        parts = [p for p in acts.xfa if isinstance(p, Stream)]
+        if f.get("pdf.kw_xfa"):
+            parts += [s for s in doc.streams[:4096] if len(s.raw) >= MIN_XFA_STREAM
+                      and name_of(s.attrs.get("Subtype")) != "Image"][:MAX_XFA_STREAMS]
+        named = {id(p) for p in acts.xfa}
         seen: set[int] = set()
-        for part in acts.xfa:
-            if not isinstance(part, Stream) or id(part) in seen:
+        tiffs = 0
+        for part in parts:
+            if id(part) in seen:
                 continue
             seen.add(id(part))
             ctx.check()
             blob, _ = stream_data(doc, part, MAX_JS_STREAM)
-            if not blob or not ctx.budget.allow_inflate(len(blob)):
+            if not blob or (id(part) not in named and not _XFA_MARK.search(blob, 0, 4096)):
                 continue
+            if not ctx.budget.allow_inflate(len(blob)):
+                continue
+            tiffs += len(_XFA_TIFF.findall(blob))
             for m in _XFA_SCRIPT.finditer(blob):
                 if b"formcalc" not in m.group(1).lower() and m.group(2).strip():
                     found.append(m.group(2).decode("utf-8", "replace"))
+        f["pdf.xfa_tiff"] = tiffs
         return found
 
     @staticmethod

@@ -12,6 +12,7 @@ import math
 import zipfile
 
 import pyzipper
+
 from maldoc.extractor import Context, Extractor
 from maldoc.filetype import risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample

@@ -445,3 +445,14 @@ def test_link_covering_the_page_is_a_lure_and_word_links_are_not():
                      b"/A << /S /URI /URI (https://www.example.org/) >> >>"))
     assert feats(words)["pdf.link_area_ratio"] < 0.01
     assert "PDF_LINK_LURE" not in rules(words)
+
+
+def test_xfa_tiff_is_found_even_in_a_packet_the_xfa_entry_does_not_name():
+    xdp = (b'<?xml version="1.0"?><xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><xfa:datasets '
+           b'xmlns:xfa="http://www.xfa.org/schema/xfa-data/1.0/"><xfa:data><ImageField1 '
+           b'xfa:contentType="image/tif" href="">SUkqADggAAAAAAAA</ImageField1></xfa:data></xfa:datasets></xdp:xdp>')
+    node = scan(doc(b"/AcroForm << /XFA [(datasets) 9 0 R] >>", b"", stream(b"", xdp, True)))
+    assert feats(node)["pdf.xfa_tiff"] == 1
+    assert "PDF_XFA_TIFF" in rules(node)
+    plain = scan(doc(b"/AcroForm << /XFA 4 0 R >>", b"", stream(b"", xdp.replace(b"image/tif", b"image/png"), True)))
+    assert feats(plain)["pdf.xfa_tiff"] == 0 and "PDF_XFA_TIFF" not in rules(plain)
