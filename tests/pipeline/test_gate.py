@@ -71,7 +71,8 @@ def test_unknown_metric_is_an_error(scored):
 
 
 def test_current_bundle_of_a_schema_no_longer_computed_is_refused_unless_forced(scored):
-    old = _copy(scored, "good", "old-schema", schema_hash="0" * 16, schema_id="v1-" + "0" * 16)
+    # a bundle of another schema that does not list its features: nothing to score it with
+    old = _copy(scored, "good", "old-schema", schema_hash="0" * 16, schema_id="v1-" + "0" * 16, feature_names=None)
     with pytest.raises(SchemaUnavailable):
         bundle_metrics(old, scored["table"])
     refused = decide(scored["good"], old, scored["table"], metric="roc_auc")
