@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from maldoc.extractor import Options
@@ -76,6 +77,9 @@ class Service:
         self._task = task
         self.pool: ScanPool | None = None
         self.scanner: Scanner | None = None
+        # Scoring (LightGBM, ~1 ms per embedded item) runs off the event loop, one at a time: a
+        # mail with dozens of parts must not stall other requests, and one thread needs no lock.
+        self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maldoc-score")
         self.ready = False
 
     # -- life cycle ------------------------------------------------------------------------
@@ -103,6 +107,7 @@ class Service:
         self.ready = False
         if self.pool is not None:
             await asyncio.to_thread(self.pool.terminate)
+        self._scoring.shutdown(wait=False)
         await self.cache.close()
 
     # -- model delivery --------------------------------------------------------------------
@@ -151,7 +156,8 @@ class Service:
                 verdict = renamed(verdict, name)
             else:
                 node = await self.scanner.analyze(data, name, self.options)
-                verdict = build_verdict(node, loaded.scorer)
+                loop = asyncio.get_running_loop()
+                verdict = await loop.run_in_executor(self._scoring, build_verdict, node, loaded.scorer)
                 failure = _failure(node)
                 if failure is None:
                     await self.cache.set(key, verdict)
