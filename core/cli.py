@@ -92,22 +92,6 @@ def iter_inputs(paths: list[str], errors: list[str]) -> Iterator[Path]:
             errors.append(f"{raw}: no such file or directory")
 
 
-def read_input(path: Path, limits: Limits) -> bytes | str:
-    """The file's bytes, or a one-line reason it could not be read."""
-    try:
-        if path.stat().st_size > limits.max_bytes:
-            # Read only the head: enough to hash-less report the refusal without loading it all.
-            with path.open("rb") as handle:
-                return handle.read(limits.max_bytes + 1)
-        return path.read_bytes()
-    except PermissionError:
-        return f"{path}: permission denied"
-    except IsADirectoryError:
-        return f"{path}: is a directory"
-    except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
-
-
 # -- scan -------------------------------------------------------------------------------------
 def _scan_command(args: argparse.Namespace) -> int:
     from maldoc.extractor import Options
@@ -133,6 +117,7 @@ def _scan_command(args: argparse.Namespace) -> int:
 def _features_command(args: argparse.Namespace) -> int:
     from maldoc.engine import analyze
     from maldoc.extractor import Options
+    from maldoc.runner import read_input
     from maldoc.schema import SCHEMA, named, vectorize
 
     path = Path(args.file)

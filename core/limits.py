@@ -14,20 +14,15 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """Every bound of one input file's scan; each field's meaning is in `_DESCRIPTIONS` below."""
+
     max_bytes: int = 64 * MiB
-    """Largest input accepted; larger files are refused with `limit_exceeded`."""
     max_depth: int = 5
-    """Container nesting: mail > zip > docx > embedded object > ... stops here."""
     max_children: int = 200
-    """Members taken from one container (ZIP members, MIME parts, OLE objects)."""
     max_decompressed_bytes: int = 256 * MiB
-    """Total bytes inflated while scanning one input file, across all nested containers."""
     max_ratio: float = 200.0
-    """Largest compression ratio accepted for one member (zip-bomb guard)."""
     timeout_s: float = 30.0
-    """Wall-clock budget for one input file, enforced by killing its worker in batch scans."""
     max_memory_mb: int = 2048
-    """Address-space limit of one scan worker; a file that needs more costs only its own worker."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -39,7 +34,7 @@ class Limits:
 
     @classmethod
     def describe(cls) -> dict[str, str]:
-        """Limit name -> one-line meaning, from the attribute docstrings above (for --help)."""
+        """Limit name -> one-line meaning (CLI --help, service settings, pipeline parameters)."""
         return dict(_DESCRIPTIONS)
 
 

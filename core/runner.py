@@ -20,10 +20,20 @@ from maldoc.types import Node
 from maldoc.verdict import Verdict
 
 
-def _read(path: Path, limits: Limits) -> bytes | str:
-    from maldoc.cli import read_input
-
-    return read_input(path, limits)
+def read_input(path: Path, limits: Limits) -> bytes | str:
+    """The file's bytes, or a one-line reason it could not be read."""
+    try:
+        if path.stat().st_size > limits.max_bytes:
+            # One byte past the limit is enough for the engine to refuse it; never load it all.
+            with path.open("rb") as handle:
+                return handle.read(limits.max_bytes + 1)
+        return path.read_bytes()
+    except PermissionError:
+        return f"{path}: permission denied"
+    except IsADirectoryError:
+        return f"{path}: is a directory"
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
 
 
 def scan_files(paths: Iterable[Path], *, scorer: Scorer, limits: Limits, options: Options,
@@ -36,7 +46,7 @@ def scan_files(paths: Iterable[Path], *, scorer: Scorer, limits: Limits, options
     try:
         if jobs == 0:
             for path in files:
-                data = _read(path, limits)
+                data = read_input(path, limits)
                 if isinstance(data, str):
                     errors.append(data)
                 else:
@@ -56,7 +66,7 @@ def scan_files(paths: Iterable[Path], *, scorer: Scorer, limits: Limits, options
                     if path is None:
                         exhausted = True
                         break
-                    data = _read(path, limits)
+                    data = read_input(path, limits)
                     if isinstance(data, str):
                         errors.append(data)
                         if bar:

@@ -24,7 +24,6 @@ import numpy as np
 
 from maldoc import catalogue
 from maldoc.extractor import registry
-from maldoc.stats import entropy  # noqa: F401  (re-exported for callers of the schema)
 from maldoc.types import FileType, Flag, Node
 
 SCHEMA_VERSION = 1  # bump on any change to how a group is computed, not just its names
@@ -98,12 +97,12 @@ def rule_score(fired) -> float:
     return 1.0 - keep
 
 
-def node_features(node: Node, data_entropy: float | None = None) -> dict[str, float]:
+def node_features(node: Node) -> dict[str, float]:
     """The aggregated feature dict of `node` and everything below it."""
     out: dict[str, float] = {
         "file.size_log2": math.log2(node.size + 1),
         f"file.type.{node.file_type.value}": 1.0,
-        "file.entropy": node.result.features.get("_entropy", data_entropy if data_entropy is not None else math.nan),
+        "file.entropy": node.result.features.get("_entropy", math.nan),
     }
     rules: Counter[str] = Counter()
     types: Counter[str] = Counter()
