@@ -5,8 +5,11 @@ A bundle is a folder:
   bundle.json    version, schema id and feature names, thresholds, metrics, training summary,
                  library versions, and the sha256 of model.txt
   MODEL_CARD.md  for people: what it was trained on, how it was evaluated, what limits it
-Loading verifies the model's hash and refuses a schema other than the code's, with a message
-saying which and what to do, because silently misaligned features give confident nonsense.
+Loading verifies the model's hash and maps the bundle's columns onto the code's schema by name:
+a bundle trained on an older schema scores a newer, larger one (columns it never saw are left
+out of its input, and a verdict says which of them the file has values for). It is refused only
+when a column it splits on is no longer computed or the schema's major version changed, because
+silently misaligned features give confident nonsense.
 """
 
 from __future__ import annotations
@@ -52,26 +55,60 @@ class ModelBundle:
     def suspicious_threshold(self) -> float:
         return float(self.meta["thresholds"]["suspicious"])
 
+    def _columns(self) -> np.ndarray:
+        cols = getattr(self, "_cols", None)
+        if cols is None:  # a bundle built in memory by training: the code's own schema
+            cols = self._cols = np.arange(len(SCHEMA))
+        return cols
+
+    def model_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Rows in the code's schema order -> rows in the order the booster was trained on."""
+        cols = self._columns()
+        if len(cols) == rows.shape[1] and getattr(self, "_identity", True):
+            return rows
+        out = np.full((rows.shape[0], len(cols)), np.nan, dtype=rows.dtype)
+        known = cols >= 0
+        out[:, known] = rows[:, cols[known]]
+        return out
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        names = self.meta.get("feature_names")
+        return tuple(names) if names else SCHEMA.names
+
+    def unseen(self, row: np.ndarray) -> list[str]:
+        """Features of the code's schema this bundle predates that `row` (schema order) has values for."""
+        extra = getattr(self, "_unseen_idx", None)
+        if extra is None or not len(extra):
+            return []
+        values = row[extra]
+        return [SCHEMA.names[i] for i, v in zip(extra, values, strict=True) if not math.isnan(v) and v != 0]
+
     def predict_rows(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(rows, num_threads=1), dtype=float)
+        return np.asarray(self.booster.predict(self.model_rows(rows), num_threads=1), dtype=float)
+
+    def contributions(self, rows: np.ndarray) -> np.ndarray:
+        """LightGBM pred_contrib for rows in the code's schema order: (n, model features + 1)."""
+        return np.asarray(self.booster.predict(self.model_rows(rows), pred_contrib=True, num_threads=1))
 
     def score(self, node: Node) -> tuple[float, list[Reason]]:
         row = vectorize(node)[None, :]
-        contrib = self.booster.predict(row, pred_contrib=True, num_threads=1)[0]
+        contrib = self.contributions(row)[0]
         logit = float(contrib.sum())
         prob = 1.0 / (1.0 + math.exp(-logit))
-        return prob, self.reasons(row[0], contrib[:-1])
+        return prob, self.reasons(self.model_rows(row)[0], contrib[:-1])
 
     def reasons(self, row: np.ndarray, contrib: np.ndarray, top: int = TOP_REASONS) -> list[Reason]:
+        """Top positive contributions; `row` and `contrib` are in the bundle's own column order."""
+        names = self.feature_names
         out = []
         for i in np.argsort(-contrib):
             if contrib[i] <= 0 or len(out) >= top:
                 break
             if math.isnan(row[i]):
                 continue  # "this extractor never ran" is no reason a person can act on
-            name = SCHEMA.names[i]
-            out.append(Reason(feature=name, title=describe(name, float(row[i])),
-                              value=None if math.isnan(row[i]) else float(row[i]),
+            name = names[i]
+            out.append(Reason(feature=name, title=describe(name, float(row[i])), value=float(row[i]),
                               contribution=round(float(contrib[i]), 4)))
         return out
 
@@ -91,23 +128,44 @@ class ModelBundle:
         text = model_file.read_bytes()
         if hashlib.sha256(text).hexdigest() != meta.get("model_sha256"):
             raise BundleError(f"{model_file}: sha256 does not match bundle.json; the bundle is corrupt or edited")
-        if meta.get("schema_hash") != schema.hash:
-            raise BundleError(
-                f"{folder}: built for feature schema {meta.get('schema_id')}, this maldoc computes "
-                f"{schema.id}. Retrain it (`maldoc train`) or use a maldoc release matching the bundle."
-            )
         booster = lightgbm.Booster(model_str=text.decode())
-        if booster.num_feature() != len(schema):
-            raise BundleError(f"{folder}: model has {booster.num_feature()} features, schema {len(schema)}")
-        return cls(booster=booster, meta=meta, path=folder)
+        bundle = cls(booster=booster, meta=meta, path=folder)
+        bundle._bind(schema, folder)
+        return bundle
+
+    def _bind(self, schema: Schema, folder: Path) -> None:
+        """Map the bundle's columns onto `schema` by name, or refuse with what to do."""
+        meta, booster = self.meta, self.booster
+        names = meta.get("feature_names")
+        if not names:  # bundles from before feature names were recorded: only an exact match works
+            if meta.get("schema_hash") != schema.hash:
+                raise BundleError(f"{folder}: built for feature schema {meta.get('schema_id')} without a list of "
+                                  f"its features; this maldoc computes {schema.id}. Retrain it (`maldoc train`).")
+            names = list(schema.names)
+        if booster.num_feature() != len(names):
+            raise BundleError(f"{folder}: model has {booster.num_feature()} features, bundle.json lists {len(names)}")
+        major = schema_major(meta)
+        if major != schema.version:
+            raise BundleError(f"{folder}: built for feature schema major version {major}, this maldoc computes "
+                              f"version {schema.version}. Retrain it (`maldoc train`) or use a matching release.")
+        used = np.asarray(booster.feature_importance("split")) > 0
+        gone = [n for n, u in zip(names, used, strict=True) if u and n not in schema.index]
+        if gone:
+            raise BundleError(f"{folder}: {len(gone)} features the model uses are no longer computed "
+                              f"(e.g. {gone[0]}). Retrain it (`maldoc train`) or use a matching release.")
+        self._cols = np.array([schema.index.get(n, -1) for n in names], dtype=np.int64)
+        self._identity = bool(len(names) == len(schema) and np.array_equal(self._cols, np.arange(len(schema))))
+        known = set(names)
+        self._unseen_idx = np.array([i for i, n in enumerate(schema.names) if n not in known], dtype=np.int64)
+        meta["feature_names"] = list(names)
 
     def save(self, folder: str | Path, card: str = "") -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         text = self.booster.model_to_string().encode()
         meta = dict(self.meta)
-        meta.update(model_sha256=hashlib.sha256(text).hexdigest(), schema_hash=SCHEMA.hash,
-                    schema_id=SCHEMA.id, n_features=len(SCHEMA), feature_names=list(SCHEMA.names))
+        meta.update(model_sha256=hashlib.sha256(text).hexdigest(), schema_hash=SCHEMA.hash, schema_id=SCHEMA.id,
+                    schema_version=SCHEMA.version, n_features=len(SCHEMA), feature_names=list(SCHEMA.names))
         (folder / "model.txt").write_bytes(text)
         (folder / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         if card:
@@ -132,6 +190,14 @@ def describe(feature: str, value: float) -> str:
         return f"{feature} not measured"
     shown = int(value) if float(value).is_integer() else round(value, 3)
     return f"{feature} = {shown}"
+
+
+def schema_major(meta: dict) -> int:
+    """The feature-schema major version a bundle was built for (from `schema_id`: v<major>-<hash>)."""
+    if "schema_version" in meta:
+        return int(meta["schema_version"])
+    head = str(meta.get("schema_id", "")).split("-", 1)[0]
+    return int(head[1:]) if head[1:].isdigit() else -1
 
 
 def default_bundle_path() -> Path:

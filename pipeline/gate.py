@@ -5,15 +5,14 @@
 
 Each bundle scores the evaluation files with its own feature schema: the table holds this code's
 schema; a bundle built for another schema is scored on the columns it was trained on when its
-bundle.json lists them (`feature_names`), the schema version is the same and every one of them is
-still computed. Otherwise its schema can no longer be computed, the comparison is impossible, and
+bundle.json lists them (`feature_names`), the schema's major version is the same and every column
+it splits on is still computed. Otherwise its schema can no longer be computed, the comparison is impossible, and
 the gate refuses unless forced. Scores are verdict scores (a file scores the maximum over itself
 and its embedded items), each bundle at its own threshold, as `maldoc evaluate` reports them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -49,31 +48,18 @@ class Decision:
 
 
 def _predictor(folder: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
-    """predict(rows of this code's schema) -> scores, and the bundle's meta."""
-    import lightgbm
+    """predict(rows of this code's schema) -> scores, and the bundle's meta.
 
+    The bundle maps its own columns onto this code's schema by name (`ModelBundle.load`); one it
+    cannot map (a column it uses is gone, another major version) cannot be compared.
+    """
     from maldoc.model import BundleError, ModelBundle
-    from maldoc.schema import SCHEMA
 
-    meta = json.loads((folder / "bundle.json").read_text())
-    if meta.get("schema_hash") == SCHEMA.hash:
+    try:
         bundle = ModelBundle.load(folder)
-        return bundle.predict_rows, meta
-    names = meta.get("feature_names") or []
-    version = str(meta.get("schema_id", "")).split("-", 1)[0]
-    missing = [n for n in names if n not in SCHEMA.index]
-    if not names or missing or version != f"v{SCHEMA.version}":
-        why = ("it does not list its features" if not names else
-               f"{len(missing)} of its features are gone, e.g. {missing[0]}" if missing else
-               f"schema version {version} differs from v{SCHEMA.version}")
-        raise SchemaUnavailable(f"{folder}: built for schema {meta.get('schema_id')}, this code computes "
-                                f"{SCHEMA.id}, and {why}")
-    text = (folder / "model.txt").read_bytes()
-    if hashlib.sha256(text).hexdigest() != meta.get("model_sha256"):
-        raise BundleError(f"{folder}: model.txt does not match bundle.json")
-    booster = lightgbm.Booster(model_str=text.decode())
-    cols = np.array([SCHEMA.index[n] for n in names])
-    return (lambda rows: np.asarray(booster.predict(rows[:, cols], num_threads=1), float)), meta
+    except BundleError as exc:
+        raise SchemaUnavailable(str(exc)) from None
+    return bundle.predict_rows, bundle.meta
 
 
 def bundle_metrics(folder: str | Path, table) -> dict:

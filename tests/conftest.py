@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from maldoc.training.corpus import Corpus, shared_corpus
 
 

@@ -109,8 +109,9 @@ def top_reasons(bundle, rows: np.ndarray, top: int = 3) -> list[str]:
     """The model's top reasons per row, as people read them (LightGBM pred_contrib)."""
     if not len(rows):
         return []
-    contrib = bundle.booster.predict(rows, pred_contrib=True, num_threads=1)
-    return ["; ".join(r.title for r in bundle.reasons(row, c[:-1], top)) for row, c in zip(rows, contrib, strict=True)]
+    contrib = bundle.contributions(rows)
+    own = bundle.model_rows(rows)
+    return ["; ".join(r.title for r in bundle.reasons(row, c[:-1], top)) for row, c in zip(own, contrib, strict=True)]
 
 
 def misclassified(meta: pd.DataFrame, y: np.ndarray, scores: np.ndarray, threshold: float,

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from maldoc.demo import demo_folder
 from maldoc.model import load_scorer
 from maldoc.scan import scan

@@ -48,9 +48,12 @@ def test_bundle_round_trip_and_schema_refusal(trained, tmp_path):
     meta = json.loads((folder / "bundle.json").read_text())
     assert meta["training_data"]["data_sha256"] and meta["libraries"]["lightgbm"] and meta["extractors"]["zip"]
     assert "| fold |" in (folder / "MODEL_CARD.md").read_text()
-    meta["schema_hash"] = "0" * 16
+    meta["schema_hash"] = "0" * 16  # another schema of the same major version: mapped by name, loads
     (folder / "bundle.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="feature schema"):
+    assert ModelBundle.load(folder).version == bundle.version
+    meta["schema_version"] += 1
+    (folder / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="major version"):
         ModelBundle.load(folder)
 
 
