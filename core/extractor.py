@@ -1,21 +1,24 @@
 """The extractor contract and the registry that dispatches by file type.
 
 An extractor is one small module in `extractors/` holding one `Extractor` subclass. It declares
-the file types it handles, the feature names it writes and the rule ids it may raise; the
-registry discovers the modules, checks those declarations against the catalogue when maldoc is
-imported, and the scan core runs every extractor registered for a sample's type, in `order`.
-Adding a format means adding a module (and its rules file and tests), nothing else.
+the file types it recognises (`detects`: how each is told from bytes), the types it handles, the
+feature names it writes and the rule ids it may raise; the registry discovers the modules and
+checks those declarations (against the catalogue, against each other) on first use, and the scan
+core runs every extractor registered for a sample's type, in `order`. Adding a format means
+adding a module (and its rules file and tests), nothing else.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from maldoc import catalogue
+from maldoc.filetype import TypeSpec
 from maldoc.limits import Budget, Limits
 from maldoc.types import ExtractorResult, FileType, Sample
 
@@ -56,6 +59,7 @@ class Extractor:
 
     name: ClassVar[str]  # short and unique; also the prefix of every feature it writes
     version: ClassVar[int] = 1  # bump when its output changes: part of the feature-cache key
+    detects: ClassVar[tuple[TypeSpec, ...]] = ()  # the types this extractor owns, and how each is recognised
     file_types: ClassVar[frozenset[FileType]] = frozenset()  # empty: runs on every type
     features: ClassVar[tuple[str, ...]] = ()  # feature names without the "name." prefix
     rules: ClassVar[tuple[str, ...]] = ()  # rule ids it may add
@@ -71,6 +75,9 @@ class Extractor:
 
 class RegistryError(ValueError):
     pass
+
+
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def _discover() -> list[type[Extractor]]:
@@ -90,6 +97,7 @@ def _discover() -> list[type[Extractor]]:
 
 def _validate(classes: list[type[Extractor]]) -> None:
     seen: dict[str, str] = {}
+    owner: dict[str, str] = {}
     for cls in classes:
         if cls.name in seen:
             raise RegistryError(f"extractor name {cls.name!r} used by {seen[cls.name]} and {cls.__module__}")
@@ -97,14 +105,29 @@ def _validate(classes: list[type[Extractor]]) -> None:
         if len(set(cls.features)) != len(cls.features):
             raise RegistryError(f"{cls.__module__}: duplicate feature names")
         catalogue.check(cls.rules, cls.__module__)
+        for spec in cls.detects:
+            if spec.name == FileType.UNKNOWN or not _TYPE_NAME.fullmatch(spec.name):
+                raise RegistryError(f"{cls.__module__}: {spec.name!r} is not a valid type name (lower case, a-z 0-9 _)")
+            if owner.setdefault(spec.name, cls.__module__) != cls.__module__:
+                raise RegistryError(f"type {spec.name!r} declared by {owner[spec.name]} and {cls.__module__}")
+    for cls in classes:
+        undeclared = sorted(str(t) for t in cls.file_types if t not in owner)
+        if undeclared:
+            raise RegistryError(f"{cls.__module__}: handles undeclared types {undeclared}")
 
 
 class Registry:
     def __init__(self, classes: list[type[Extractor]]) -> None:
         _validate(classes)
         self.extractors: list[Extractor] = [c() for c in sorted(classes, key=lambda c: (c.order, c.name))]
+        specs = [spec for c in classes for spec in c.detects]
+        self.type_specs: tuple[TypeSpec, ...] = tuple(sorted(specs, key=lambda s: (s.priority, s.name)))
+        self.types: tuple[FileType, ...] = (*sorted({s.file_type for s in specs}), FileType.UNKNOWN)
+        self.type_labels: dict[FileType, str] = {}
+        for spec in self.type_specs:
+            self.type_labels.setdefault(spec.file_type, spec.label)
         self._by_type: dict[FileType, list[Extractor]] = {
-            t: [e for e in self.extractors if not e.file_types or t in e.file_types] for t in FileType
+            t: [e for e in self.extractors if not e.file_types or t in e.file_types] for t in self.types
         }
         self.declared: dict[str, frozenset[str]] = {
             e.name: frozenset(e.feature_names()) for e in self.extractors
@@ -112,7 +135,7 @@ class Registry:
         self.allowed_rules: dict[str, frozenset[str]] = {e.name: frozenset(e.rules) for e in self.extractors}
 
     def for_type(self, file_type: FileType) -> list[Extractor]:
-        return self._by_type[file_type]
+        return self._by_type.get(file_type, self._by_type[FileType.UNKNOWN])
 
     def versions(self) -> dict[str, int]:
         return {e.name: e.version for e in sorted(self.extractors, key=lambda e: e.name)}

@@ -1,8 +1,14 @@
 """File-type detection from content: magic bytes first, then structure. Never the name alone.
 
+Each extractor declares the types it owns (`detects = (TypeSpec(...), ...)`): a name, a test on
+a `Probe` of the bytes, a priority (lower is tried first) and an extension-like label. `detect()`
+tries every declared test in priority order; the feature schema's type columns and the mail
+sniffer's labels come from the same declarations, so adding a format touches no list here.
+
 Attackers rename files (an RTF saved as .doc, an HTA as .pdf) and pad headers (a PDF header
-a few hundred bytes in, `{\\rtxyz` instead of `{\\rtf1`), so every rule here mirrors what the
-program that would open the file accepts, not what the format specification says.
+a few hundred bytes in, `{\\rtxyz` instead of `{\\rtf1`), so every test mirrors what the
+program that would open the file accepts, not what the format specification says. The shared
+structural probes (ZIP member names, the RFC 822 header block) live here, computed once per call.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import io
 import os
 import re
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from maldoc.types import FileType
 
@@ -99,32 +107,117 @@ def _mail_kind(head: bytes) -> FileType | None:
     return FileType.EMAIL
 
 
+class Probe:
+    """The facts type tests share, each computed at most once per `detect()` call."""
+
+    __slots__ = ("_head", "_mail", "_zip_kind", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._head: bytes | None = None
+        self._zip_kind: FileType | None = None
+        self._mail: FileType | bool | None = False
+
+    @property
+    def head(self) -> bytes:
+        """The first 64 KiB without a byte-order mark or leading whitespace."""
+        if self._head is None:
+            self._head = _strip(self.data[:65536])
+        return self._head
+
+    @property
+    def low(self) -> bytes:
+        return self.head[:4096].lower()
+
+    def starts_zip(self) -> bool:
+        return self.data.startswith(ZIP_MAGICS)
+
+    def prefixed_zip(self) -> bool:
+        """A ZIP after a prefix (self-extractor stubs, polyglots), not a Windows binary."""
+        return self.data[:4096].find(b"PK\x03\x04") > 0 and self.data[:2] != b"MZ"
+
+    def zip_kind(self) -> FileType:
+        if self._zip_kind is None:
+            self._zip_kind = _zip_kind(self.data)
+        return self._zip_kind
+
+    def mail_kind(self) -> FileType | None:
+        if self._mail is False:
+            self._mail = _mail_kind(self.head)
+        return self._mail  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """How one file type is recognised from bytes; declared by the extractor that owns the type."""
+
+    name: str
+    match: Callable[[Probe], bool]
+    priority: int  # lower is tried first; the first match wins
+    label: str  # extension-like label for sniffing embedded payloads (mail parts, OneNote files)
+    description: str = ""
+
+    @property
+    def file_type(self) -> FileType:
+        return FileType(self.name)
+
+
 def detect(data: bytes) -> FileType:
     """The type of `data`, from its content alone."""
     if not data:
         return FileType.UNKNOWN
-    if data.startswith(OLE_MAGIC):
-        return FileType.OLE
-    if data.startswith(ONENOTE_MAGIC):
-        return FileType.ONENOTE
-    if data.startswith(ZIP_MAGICS):
-        return _zip_kind(data)
-    head = _strip(data[:65536])
-    if head.startswith(b"{\\rt"):  # Word opens anything starting {\rt, not just {\rtf1
-        return FileType.RTF
-    if b"%PDF-" in data[:PDF_HEADER_WINDOW]:
-        return FileType.PDF
-    low = head[:4096].lower()
-    if low.startswith((b"<?xml", b"<?mso-application")) and any(m in head[:8192].lower() for m in _OFFICE_XML_MARKERS):
-        return FileType.OFFICE_XML
-    kind = _mail_kind(head)
-    if kind is not None:
-        return kind
-    if any(m in low for m in _HTML_MARKERS):
-        return FileType.HTML
-    if data[:4096].find(b"PK\x03\x04") > 0 and data[:2] != b"MZ":
-        return _zip_kind(data)  # ZIP with a prefix (self-extractor stubs, polyglots)
+    from maldoc.extractor import registry  # the declarations live with the extractors
+
+    probe = Probe(data)
+    for spec in registry().type_specs:
+        if spec.match(probe):
+            return spec.file_type
     return FileType.UNKNOWN
+
+
+def label_of(file_type: FileType) -> str | None:
+    """The declared extension-like label of a type (None for unknown)."""
+    from maldoc.extractor import registry
+
+    return registry().type_labels.get(file_type)
+
+
+# -- the tests of the types declared by the document extractors ---------------------------------
+def is_ole(p: Probe) -> bool:
+    return p.data.startswith(OLE_MAGIC)
+
+
+def is_onenote(p: Probe) -> bool:
+    return p.data.startswith(ONENOTE_MAGIC)
+
+
+def zip_family(kind: FileType, *, prefixed: bool = False) -> Callable[[Probe], bool]:
+    """ZIP-based types, told apart by member names (central directory only; nothing inflated)."""
+    def match(p: Probe) -> bool:
+        at = p.prefixed_zip() if prefixed else p.starts_zip()
+        return at and p.zip_kind() is kind
+    return match
+
+
+def is_rtf(p: Probe) -> bool:
+    return p.head.startswith(b"{\\rt")  # Word opens anything starting {\rt, not just {\rtf1
+
+
+def is_pdf(p: Probe) -> bool:
+    return b"%PDF-" in p.data[:PDF_HEADER_WINDOW]
+
+
+def is_office_xml(p: Probe) -> bool:
+    return p.low.startswith((b"<?xml", b"<?mso-application")) and \
+        any(m in p.head[:8192].lower() for m in _OFFICE_XML_MARKERS)
+
+
+def mail_family(kind: FileType) -> Callable[[Probe], bool]:
+    return lambda p: p.mail_kind() is kind
+
+
+def is_html(p: Probe) -> bool:
+    return any(m in p.low for m in _HTML_MARKERS)
 
 
 # Names Windows runs on a double click, or that are scripts: never expected inside a document.

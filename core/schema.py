@@ -24,17 +24,18 @@ import numpy as np
 
 from maldoc import catalogue
 from maldoc.extractor import registry
-from maldoc.types import FileType, Flag, Node
+from maldoc.types import Flag, Node
 
 SCHEMA_VERSION = 1  # bump on any change to how a group is computed, not just its names
 _ZERO_DEFAULT = ("file.type.", "tree.", "flag.", "rule.")
 
 
 def _core_names() -> list[str]:
+    types = registry().types  # every declared type, then unknown
     names = ["file.size_log2", "file.entropy"]
-    names += [f"file.type.{t.value}" for t in FileType]
+    names += [f"file.type.{t.value}" for t in types]
     names += ["tree.nodes", "tree.max_depth", "tree.executables", "tree.rule_score"]
-    names += [f"tree.type.{t.value}" for t in FileType]
+    names += [f"tree.type.{t.value}" for t in types]
     names += [f"flag.{f.value}" for f in Flag]
     names += [f"rule.{r}" for r in sorted(catalogue.RULES)]
     return names

@@ -10,25 +10,61 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 EVIDENCE_MAX = 200  # characters of evidence kept per finding: enough to read, too little to leak a payload
 
 
-class FileType(enum.StrEnum):
-    """What `maldoc.filetype.detect` recognises; decided from content, never from the name alone."""
+class FileType(str):
+    """A file type's name: an open set, each type declared by the extractor that owns it.
 
-    OLE = "ole"  # OLE2 / Compound File Binary: .doc .xls .ppt .msg, encrypted OOXML
-    OOXML = "ooxml"  # ZIP with [Content_Types].xml: .docx .docm .xlsx .xlsm .pptx ...
-    ODF = "odf"  # OpenDocument: ZIP whose first member is `mimetype`
-    OFFICE_XML = "office_xml"  # Word 2003 XML / Excel 2003 XML (flat XML, may carry a VBA project)
-    MHTML = "mhtml"  # MIME HTML (Word "Single File Web Page", also carries VBA)
-    RTF = "rtf"
-    PDF = "pdf"
-    ONENOTE = "onenote"
-    EMAIL = "email"  # RFC 822 message
-    ZIP = "zip"  # any other ZIP archive
-    HTML = "html"  # HTML and HTA
-    UNKNOWN = "unknown"
+    Types are recognised from content (`maldoc.filetype.detect`), never from the name alone; each
+    extractor module declares the types it recognises with `maldoc.filetype.TypeSpec`, and the
+    registry builds detection, the feature schema's type columns and the mail sniffer's labels
+    from those declarations. Instances are interned, so `is` comparisons hold; the constants
+    below name the types the core itself refers to.
+    """
+
+    __slots__ = ()
+    _interned: ClassVar[dict[str, FileType]] = {}
+
+    def __new__(cls, value: str) -> FileType:
+        got = cls._interned.get(value)
+        if got is None:
+            got = super().__new__(cls, value)
+            if len(cls._interned) < 4096:  # names come from code; never let input grow this without bound
+                cls._interned[str(value)] = got
+        return got
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"FileType({self.value!r})"
+
+    def __reduce__(self):
+        return (FileType, (self.value,))
+
+    # Declared by the extractors (see each one's `detects`); named here because the core and
+    # several extractors refer to them.
+    OLE: ClassVar[FileType]
+    OOXML: ClassVar[FileType]
+    ODF: ClassVar[FileType]
+    OFFICE_XML: ClassVar[FileType]
+    MHTML: ClassVar[FileType]
+    RTF: ClassVar[FileType]
+    PDF: ClassVar[FileType]
+    ONENOTE: ClassVar[FileType]
+    EMAIL: ClassVar[FileType]
+    ZIP: ClassVar[FileType]
+    HTML: ClassVar[FileType]
+    UNKNOWN: ClassVar[FileType]  # nothing declared matched: the only type the core itself defines
+
+
+for _name in ("ole", "ooxml", "odf", "office_xml", "mhtml", "rtf", "pdf", "onenote", "email", "zip", "html",
+              "unknown"):
+    setattr(FileType, _name.upper(), FileType(_name))
 
 
 class Flag(enum.StrEnum):

@@ -1,7 +1,7 @@
 """What an embedded payload really is, from its bytes: a short extension-like label.
 
 Shared by the mail extractor (declared-vs-real attachment type) and the OneNote extractor (naming
-embedded objects, flagging scripts). `maldoc.filetype.detect` knows the document formats; this adds
+embedded objects, flagging scripts). `maldoc.filetype.detect` knows the declared formats (and their labels); this adds
 what it deliberately does not: executables, shortcuts, images, and plain-text scripts (.bat, .vbs,
 .js, .ps1, .hta, .wsf), which have no magic bytes and are recognised by a few strong markers only,
 so that ordinary text is never called a script.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from maldoc.filetype import detect, is_executable
+from maldoc.filetype import detect, is_executable, label_of
 from maldoc.types import FileType
 
 LNK_MAGIC = b"L\x00\x00\x00\x01\x14\x02\x00"
@@ -26,11 +26,6 @@ _IMAGE_MAGICS = (
 )
 _ARCHIVE_MAGICS = ((b"Rar!\x1a\x07", "rar"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"MSCF\x00\x00\x00\x00", "cab"),
                    (b"\x1f\x8b\x08", "gz"))
-_TYPE_KIND = {
-    FileType.OLE: "doc", FileType.OOXML: "docx", FileType.ODF: "odt", FileType.OFFICE_XML: "xml",
-    FileType.MHTML: "mht", FileType.RTF: "rtf", FileType.PDF: "pdf", FileType.ONENOTE: "one",
-    FileType.EMAIL: "eml", FileType.ZIP: "zip", FileType.HTML: "html",
-}
 HEAD = 16384  # script markers sit near the top; reading more only costs time
 
 # Each pattern is specific enough that prose or ordinary HTML does not match it.
@@ -98,8 +93,9 @@ def kind(data: bytes) -> str:
     file_type = detect(data)
     if file_type is FileType.HTML:
         return "hta" if _HTA.search(data[:HEAD].decode("latin-1")) else "html"
-    if file_type is not FileType.UNKNOWN:
-        return _TYPE_KIND[file_type]
+    label = label_of(file_type)  # every declared type has one (its extractor's TypeSpec)
+    if label:
+        return label
     for magic, label in _ARCHIVE_MAGICS:
         if data.startswith(magic):
             return label

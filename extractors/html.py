@@ -19,10 +19,12 @@ import math
 import re
 from html.parser import HTMLParser
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import html_text
 from maldoc.extractors.urls import find_urls
+from maldoc.filetype import TypeSpec
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 CHUNK = 64 * 1024
@@ -209,6 +211,7 @@ def _blobs(text: str, ctx: Context) -> tuple[list[tuple[int, str]], int, int, in
 class HtmlExtractor(Extractor):
     name = "html"
     version = 1
+    detects = (TypeSpec("html", filetype.is_html, 70, "html", "HTML and HTA"),)
     file_types = frozenset({FileType.HTML})
     features = (
         "scripts", "script_bytes_log2", "external_scripts", "vbscript", "event_handlers", "forms",

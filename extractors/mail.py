@@ -31,11 +31,12 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import find_passwords, html_text
 from maldoc.extractors.urls import find_urls
-from maldoc.filetype import RISKY_EXTENSIONS, detect, risky_name
+from maldoc.filetype import RISKY_EXTENSIONS, TypeSpec, detect, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 MAX_BODY_CHARS = 2 * 1024 * 1024  # of each body searched for URLs and passwords
@@ -208,6 +209,8 @@ def _undo_transfer_encoding(part: Message, data: bytes) -> bytes:
 class MailExtractor(Extractor):
     name = "mail"
     version = 1
+    detects = (TypeSpec("mhtml", filetype.mail_family(FileType.MHTML), 60, "mht", "MIME HTML (web archive)"),
+               TypeSpec("email", filetype.mail_family(FileType.EMAIL), 61, "eml", "RFC 822 message"))
     file_types = frozenset({FileType.EMAIL})
     features = (
         "parts", "attachments", "attachment_bytes_log2", "risky_attachments", "archive_attachments",

@@ -13,8 +13,9 @@ import re
 
 import olefile
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
-from maldoc.filetype import risky_name
+from maldoc.filetype import TypeSpec, risky_name
 from maldoc.olecompat import oleobj, quiet
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
@@ -68,6 +69,7 @@ def package_payload(native: bytes, package: bool) -> tuple[str, bytes]:
 class OleExtractor(Extractor):
     name = "ole"
     version = 1
+    detects = (TypeSpec("ole", filetype.is_ole, 10, "doc", "OLE2 compound file: .doc .xls .ppt .msg, encrypted OOXML"),)
     file_types = frozenset({FileType.OLE})
     features = (
         "streams", "storages", "app_word", "app_excel", "app_powerpoint", "app_other", "vba_storage",

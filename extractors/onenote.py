@@ -17,9 +17,10 @@ import math
 import os
 import re
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _mail_sniff as sniff
-from maldoc.filetype import risky_name
+from maldoc.filetype import TypeSpec, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 FDSO_GUID = bytes.fromhex("e716e3bd65261145a4c48d4d0b7a9eac")  # {BDE316E7-2665-4511-A4C4-8D4D0B7A9EAC}
@@ -69,6 +70,7 @@ def _pick_name(kind: str, names: list[str], used: set[str]) -> str | None:
 class OneNoteExtractor(Extractor):
     name = "onenote"
     version = 1
+    detects = (TypeSpec("onenote", filetype.is_onenote, 11, "one", "OneNote section"),)
     file_types = frozenset({FileType.ONENOTE})
     features = (
         "embedded_files", "embedded_bytes_log2", "images", "scripts", "executables", "documents",

@@ -16,8 +16,9 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
-from maldoc.filetype import risky_name
+from maldoc.filetype import TypeSpec, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 from ._office_common import find_urls, open_package
@@ -61,6 +62,8 @@ def _rel_kind(rtype: str) -> str:
 class OoxmlExtractor(Extractor):
     name = "ooxml"
     version = 1
+    detects = (TypeSpec("ooxml", filetype.zip_family(FileType.OOXML), 20, "docx", "Office Open XML package"),
+               TypeSpec("ooxml", filetype.zip_family(FileType.OOXML, prefixed=True), 90, "docx"),)
     file_types = frozenset({FileType.OOXML})
     features = (
         "parts", "rels", "external_rels", "remote_templates", "external_oleobjects", "external_frames",

@@ -19,12 +19,13 @@ import numpy as np
 from pdfminer.pdftypes import PDFObjRef
 from pdfminer.psparser import PSLiteral
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _pdf_js, _pdf_raw
 from maldoc.extractors._pdf_filters import CAPPED, name_of
 from maldoc.extractors._pdf_objects import Stream, Walk, WalkStopped, stream_data, walk
 from maldoc.extractors.urls import find_urls
-from maldoc.filetype import risky_name
+from maldoc.filetype import TypeSpec, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 MAX_OBJECTS = 100_000
@@ -76,6 +77,7 @@ class Actions:
 class PdfExtractor(Extractor):
     name = "pdf"
     version = 3
+    detects = (TypeSpec("pdf", filetype.is_pdf, 40, "pdf", "PDF document"),)
     file_types = frozenset({FileType.PDF})
     features = (
         "header_offset", "version", "eof_count", "bytes_after_eof", "objects", "endobj_diff", "streams",

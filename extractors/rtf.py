@@ -12,8 +12,9 @@ import re
 import numpy as np
 import olefile
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
-from maldoc.filetype import risky_name
+from maldoc.filetype import TypeSpec, risky_name
 from maldoc.olecompat import quiet, rtfobj
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
@@ -75,6 +76,7 @@ def _clean(value) -> str:
 class RtfExtractor(Extractor):
     name = "rtf"
     version = 1
+    detects = (TypeSpec("rtf", filetype.is_rtf, 30, "rtf", "Rich Text Format"),)
     file_types = frozenset({FileType.RTF})
     features = ("objects", "ole_objects", "packages", "package_risky", "ole2link", "equation", "exploit_clsid",
                 "objupdate", "objautlink", "header_anomaly", "control_words_per_kb", "max_hex_run_log2",

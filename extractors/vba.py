@@ -17,7 +17,9 @@ import zlib
 
 import olefile
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
+from maldoc.filetype import TypeSpec
 from maldoc.olecompat import olevba, quiet
 from maldoc.types import ExtractorResult, FileType, Flag, MacroSource, Sample
 
@@ -76,6 +78,7 @@ def _xml_projects(data: bytes, cap: int) -> list[tuple[str, bytes]]:
 class VbaExtractor(Extractor):
     name = "vba"
     version = 1
+    detects = (TypeSpec("office_xml", filetype.is_office_xml, 50, "xml", "Word/Excel 2003 XML and Flat OPC"),)
     file_types = frozenset({FileType.OLE, FileType.OOXML, FileType.OFFICE_XML, FileType.MHTML})
     features = ("has_vba", "projects", "modules", "code_bytes_log2", "empty_modules", "pcode_only_modules",
                 "stomping", *analysis.FEATURES)

@@ -13,8 +13,9 @@ import zipfile
 
 import pyzipper
 
+from maldoc import filetype
 from maldoc.extractor import Context, Extractor
-from maldoc.filetype import risky_name
+from maldoc.filetype import TypeSpec, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 DEFAULT_PASSWORDS = ("infected", "malware", "virus")  # analysts' conventions for sample archives
@@ -29,6 +30,10 @@ def _read(zf: pyzipper.AESZipFile, info: zipfile.ZipInfo, pwd: bytes | None, cap
 class ZipExtractor(Extractor):
     name = "zip"
     version = 1
+    detects = (TypeSpec("odf", filetype.zip_family(FileType.ODF), 21, "odt", "OpenDocument package"),
+               TypeSpec("zip", filetype.zip_family(FileType.ZIP), 22, "zip", "ZIP archive"),
+               TypeSpec("odf", filetype.zip_family(FileType.ODF, prefixed=True), 91, "odt"),
+               TypeSpec("zip", filetype.zip_family(FileType.ZIP, prefixed=True), 92, "zip"))
     file_types = frozenset({FileType.ZIP, FileType.ODF})
     features = (
         "members", "encrypted_members", "unopened_members", "risky_names", "nested_archives",
