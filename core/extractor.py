@@ -20,7 +20,11 @@ from typing import ClassVar
 from maldoc import catalogue
 from maldoc.filetype import TypeSpec
 from maldoc.limits import Budget, Limits
-from maldoc.types import ExtractorResult, FileType, Sample
+from maldoc.types import ExtractorResult, FileType, Flag, Sample
+
+OVERFLOW_SNIFFS = 50  # items past a limit sniffed per node; the rest only counted
+# Findings the framework itself adds on an extractor's behalf (limits, sniffed children).
+FRAMEWORK_RULES = frozenset({"CORE_LIMIT_EXCEEDED", "CORE_EXECUTABLE_PAYLOAD", "CORE_SCRIPT_NAME", "CORE_ZIP_BOMB"})
 
 
 class TimeBudgetExceeded(Exception):
@@ -52,6 +56,36 @@ class Context:
         """Call inside any loop whose length the input controls."""
         if time.monotonic() > self.budget.deadline:
             raise TimeBudgetExceeded
+
+    # -- children: the one place max_children, depth and the inflate budget are enforced ---------
+    def emit(self, out: ExtractorResult, parent: Sample, data: bytes, name: str, *, charge: bool = True) -> bool:
+        """Hand an embedded item to the scan, one level below `parent`. False when a limit refused it
+        (flagged, and the item still sniffed for an executable or a risky name)."""
+        if len(out.children) >= self.limits.max_children:
+            self.overflow(out, parent, name, data[:4096], "max_children")
+            return False
+        if charge and not self.budget.allow_inflate(len(data)):
+            self.overflow(out, parent, name, data[:4096], "max_decompressed_bytes")
+            return False
+        out.children.append(parent.child(data, name))
+        return True
+
+    def overflow(self, out: ExtractorResult, parent: Sample, name: str, head: bytes | None, limit: str) -> None:
+        """An item a limit kept out of the scan: flagged, and cheaply sniffed (name, magic bytes) so
+        that an executable or a script past a limit is still reported."""
+        from maldoc.filetype import is_executable, risky_name
+
+        seen = out.features.get("_overflow", 0.0)
+        if not seen:
+            out.flag(Flag.LIMIT_EXCEEDED, f"embedded items past {limit} were not scanned")
+        out.features["_overflow"] = seen + 1
+        if seen >= OVERFLOW_SNIFFS:
+            return
+        where = f"{parent.display_path} > {name} (not scanned: {limit})"
+        if head is not None and is_executable(head):
+            out.add("CORE_EXECUTABLE_PAYLOAD", "binary past a limit", where)
+        if risky_name(name):
+            out.add("CORE_SCRIPT_NAME", name, where)
 
 
 class Extractor:
@@ -132,7 +166,8 @@ class Registry:
         self.declared: dict[str, frozenset[str]] = {
             e.name: frozenset(e.feature_names()) for e in self.extractors
         }
-        self.allowed_rules: dict[str, frozenset[str]] = {e.name: frozenset(e.rules) for e in self.extractors}
+        self.allowed_rules: dict[str, frozenset[str]] = {
+            e.name: frozenset(e.rules) | FRAMEWORK_RULES for e in self.extractors}
 
     def for_type(self, file_type: FileType) -> list[Extractor]:
         return self._by_type.get(file_type, self._by_type[FileType.UNKNOWN])

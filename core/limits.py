@@ -69,6 +69,9 @@ class Budget:
     def remaining_s(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
+    def remaining_inflate(self) -> int:
+        return max(0, self.limits.max_decompressed_bytes - self.inflated)
+
     def allow_inflate(self, size: int) -> bool:
         """Reserve `size` decompressed bytes; False when that would pass the total."""
         if self.inflated + size > self.limits.max_decompressed_bytes:

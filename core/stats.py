@@ -23,3 +23,8 @@ def text_entropy(text: str) -> float:
         return 0.0
     n = len(text)
     return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+def log2_size(n: float) -> float:
+    """log2(n + 1): sizes and counts on a scale where 0 stays 0 and doubling adds one."""
+    return math.log2(n + 1)

@@ -1,0 +1,124 @@
+"""The bounded archive reader: every container format's members pass through here.
+
+A format module (ZIP, OOXML packages, 7z/RAR/TAR/ISO through libarchive, ...) describes its
+members as `Member`s; `unpack()` applies the limits in one place: the member count
+(`max_children`), the per-member compression ratio (`max_ratio`, with the zip-bomb finding),
+the largest member (`max_bytes`) and the inflate budget shared by the whole scan tree. Encrypted
+members are tried with the scan's passwords (those found in mail bodies included) and the
+analysts' defaults. What was opened becomes a child sample; what was not is counted, and a
+risky name among the unopened is still reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from maldoc.extractor import Context
+from maldoc.filetype import risky_name
+from maldoc.types import ExtractorResult, Flag, Sample
+
+DEFAULT_PASSWORDS = ("infected", "malware", "virus")  # analysts' conventions for sample archives
+BOMB_MIN_BYTES = 1 << 20  # a high ratio on a tiny member (a run of spaces) is no bomb
+
+
+class WrongPassword(Exception):
+    """This password does not open the member (try the next)."""
+
+
+class MemberError(Exception):
+    """The member cannot be read: `flag` says why (truncated, unsupported, parse_error)."""
+
+    def __init__(self, flag: Flag, what: str) -> None:
+        super().__init__(what)
+        self.flag = flag
+        self.what = what  # categorical: never the archive's own bytes
+
+
+@dataclass(slots=True)
+class Member:
+    """One archive member as its format's directory describes it."""
+
+    name: str
+    size: int  # declared uncompressed size, -1 when unknown
+    compressed: int  # declared compressed size, -1 when unknown
+    encrypted: bool
+    read: Callable[[bytes | None, int], bytes]  # (password, cap) -> at most cap + 1 bytes
+
+
+@dataclass(slots=True)
+class Unpacked:
+    """What `unpack()` saw, for the format's own features."""
+
+    members: int = 0
+    encrypted: int = 0
+    unopened: int = 0
+    risky_names: int = 0
+    max_ratio: float = 0.0
+    total_size: int = 0
+    children: list[str] = field(default_factory=list)
+
+
+def _ratio(size: int, compressed: int) -> float:
+    return size / max(compressed, 1) if size >= 0 and compressed >= 0 else 0.0
+
+
+def _open(member: Member, passwords: list[bytes | None], cap: int, out: ExtractorResult,
+          prefix: str) -> bytes | None:
+    for pwd in passwords:
+        try:
+            return member.read(pwd, cap)
+        except WrongPassword:
+            continue
+        except MemberError as exc:
+            out.flag(exc.flag, f"{prefix}: member {exc.what}")
+            return None
+    return None
+
+
+def unpack(ctx: Context, out: ExtractorResult, sample: Sample, members: Iterable[Member], *,
+           prefix: str, passwords: bool = True) -> Unpacked:
+    """Emit every member that may be read within the limits as a child of `sample`."""
+    limits = ctx.limits
+    seen = Unpacked()
+    tries = [p.encode() for p in (*ctx.passwords, *DEFAULT_PASSWORDS)] if passwords else []
+    for member in members:
+        ctx.check()
+        seen.members += 1
+        seen.total_size += max(member.size, 0)
+        seen.encrypted += member.encrypted
+        risky = risky_name(member.name)
+        seen.risky_names += risky
+        if len(seen.children) >= limits.max_children:
+            ctx.overflow(out, sample, member.name, None, "max_children")
+            continue
+        ratio = _ratio(member.size, member.compressed)
+        seen.max_ratio = max(seen.max_ratio, ratio)
+        if ratio > limits.max_ratio and member.size > BOMB_MIN_BYTES:
+            out.add("CORE_ZIP_BOMB", f"{member.name}: {ratio:.0f}:1", member.name)
+            out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: a member's compression ratio exceeds max_ratio")
+            continue
+        cap = max(0, min(limits.max_bytes, ctx.budget.remaining_inflate()))
+        data = _open(member, tries if member.encrypted else [None], cap, out, prefix)
+        if data is None:
+            seen.unopened += 1
+            if risky:
+                out.add("CORE_SCRIPT_NAME", member.name, f"{sample.display_path} > {member.name}")
+            continue
+        if len(data) > cap:
+            out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: inflate budget spent")
+            ctx.overflow(out, sample, member.name, data[:4096], "max_decompressed_bytes")
+            break
+        real = _ratio(len(data), member.compressed)
+        seen.max_ratio = max(seen.max_ratio, real)
+        if real > limits.max_ratio and len(data) > BOMB_MIN_BYTES:
+            out.add("CORE_ZIP_BOMB", f"{member.name}: {real:.0f}:1", member.name)
+            out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: a member's compression ratio exceeds max_ratio")
+            continue
+        if ctx.emit(out, sample, data, member.name):
+            seen.children.append(member.name)
+    if seen.unopened and seen.encrypted:
+        out.flag(Flag.ENCRYPTED, f"{prefix}: {seen.unopened} encrypted members not opened by any known password")
+    elif seen.encrypted:
+        out.flags.add(Flag.DECRYPTED)
+    return seen
