@@ -1,123 +1,281 @@
-"""The scan core: bytes in, an analysed tree (`Node`) out, every step inside `Limits`.
+"""The engine: the one façade every face scans through (CLI, REST, milter, listeners, pipeline).
 
-`analyze()` detects the type, runs the registered extractors, and recurses into the children
-they emit, one level deeper each time. Extractor failures never escape: they become flags and
-error lines on the node. `maldoc.scan.scan()` adds scoring on top; the CLI, the service and the
-training pipeline all come through here.
+    engine = Engine(limits=Limits(), options=Options(), scorer=None, jobs=None, policy=Policy())
+    engine.scan(data, name)                 -> Verdict   (one input)
+    engine.scan_many(items, progress=...)   -> iterator of (key, Verdict, Node), input order
+    engine.analyze_many(items)              -> iterator of (key, Node)   (the training table)
+    await engine.scan_async(data, name)     -> Verdict   (the service: admission, warm workers)
+
+`jobs=0` analyses in this process (cooperative time limits only: for tests, tools and one-off
+scans); otherwise files are analysed in a `ScanPool` of worker processes (hard per-file timeout,
+memory limit, crash isolation) and scored here, one batched prediction per file. The scorer is
+loaded on first use (the shipped bundle, else the rule scorer), so commands that never score
+never import LightGBM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
+import sys
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-from maldoc.extractor import Context, Options, TimeBudgetExceeded, registry
-from maldoc.filetype import detect, is_executable, risky_name
-from maldoc.limits import Budget, Limits
-from maldoc.stats import entropy
-from maldoc.types import ExtractorResult, FileType, Flag, Node, Sample, sha256
+from maldoc.extractor import Options
+from maldoc.limits import Limits
+from maldoc.policy import Policy
+from maldoc.scoring import Scorer, build_verdict
+from maldoc.types import Node
+from maldoc.verdict import Verdict
+from maldoc.walk import analyze, failed_node
+
+__all__ = ["Engine", "QueueFull", "analyze", "failed_node"]
+
+K = TypeVar("K")
+Loader = Callable[[], "bytes | str"]  # the input's bytes, or a one-line reason it could not be read
+WARM_UP = (b"warm-up\n", "warm-up.txt")  # any non-empty input loads the extractors in a worker
 
 
-def _run_extractors(sample: Sample, file_type: FileType, ctx: Context, out: ExtractorResult) -> None:
-    reg = registry()
-    for ext in reg.for_type(file_type):
-        if ctx.budget.expired():
-            out.flag(Flag.TIMED_OUT, f"time budget spent before {ext.name} ran")
-            break
-        before = len(out.findings)
+class QueueFull(Exception):
+    """The engine's admission bound (count or bytes) is reached: refuse now, retry later."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"scan queue full; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class Unreadable:
+    """An input that could not be read (missing, permission denied): carried to the output as such."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class Engine:
+    def __init__(self, *, limits: Limits | None = None, options: Options | None = None,
+                 scorer: Scorer | None = None, jobs: int | None = None, policy: Policy | None = None,
+                 max_tasks: int = 500, task=None, max_queue: int = 64, max_queue_bytes: int = 512 << 20) -> None:
+        self.limits = limits or Limits()
+        self.options = options or Options()
+        self.policy = policy or Policy()
+        self.jobs = jobs
+        self._scorer = scorer
+        self._max_tasks = max_tasks
+        self._task = task
+        self._pool = None
+        # admission (scan_async): bounded by count and bytes held
+        self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
+        self.inflight = 0
+        self.inflight_bytes = 0
+        self._avg_s = 0.2  # moving average of one scan's pool time, for Retry-After
+        self._scoring: ThreadPoolExecutor | None = None
+
+    # -- parts --------------------------------------------------------------------------------
+    @property
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            from maldoc.model import load_scorer
+
+            self._scorer = load_scorer()
+        return self._scorer
+
+    @scorer.setter
+    def scorer(self, scorer: Scorer) -> None:
+        self._scorer = scorer
+
+    @property
+    def in_process(self) -> bool:
+        return self.jobs == 0
+
+    @property
+    def pool(self):
+        """The worker pool, started on first use (never for `jobs=0`)."""
+        if self._pool is None:
+            from maldoc.pool import ScanPool, analyze_task
+
+            self._pool = ScanPool(self.jobs, limits=self.limits, options=self.options, max_tasks=self._max_tasks,
+                                  task=self._task or analyze_task)
+        return self._pool
+
+    @property
+    def workers(self) -> int:
+        return 0 if self.in_process else self.pool.jobs
+
+    def warm_up(self, timeout_s: float = 120.0) -> None:
+        """Start the workers and load the extractors in each now, not on the first real input
+        (and, for the milter, from the main thread before libmilter blocks signals)."""
+        if self.in_process:
+            analyze(*WARM_UP, limits=self.limits, options=self.options)
+            return
+        futures = [self.pool.submit(*WARM_UP) for _ in range(self.pool.jobs)]
+        for f in futures:
+            f.result(timeout=timeout_s)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+        if self._scoring is not None:
+            self._scoring.shutdown(wait=False)
+            self._scoring = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- one input ----------------------------------------------------------------------------
+    def analyze(self, data: bytes, name: str = "", *, options: Options | None = None) -> Node:
+        opts = options or self.options
+        if self.in_process:
+            return analyze(data, name, limits=self.limits, options=opts)
+        return self.pool.submit(data, name, opts).result()
+
+    def verdict(self, node: Node, *, options: Options | None = None) -> Verdict:
+        opts = options or self.options
+        return build_verdict(node, self.scorer, keep_macros=opts.keep_macros, policy=self.policy)
+
+    def scan(self, data: bytes, name: str = "", *, options: Options | None = None) -> Verdict:
+        return self.verdict(self.analyze(data, name, options=options), options=options)
+
+    # -- batches ------------------------------------------------------------------------------
+    def analyze_many(self, items: Iterable[tuple[K, Loader]], *, progress: bool | str = False,
+                     total: int | None = None) -> Iterator[tuple[K, Node | Unreadable]]:
+        """(key, Node) per input, in input order, with a bounded number of inputs in flight."""
+        bar = _progress(total, progress if isinstance(progress, str) else "scanning") \
+            if progress and (total or 0) > 1 else None
         try:
-            ext.extract(sample, ctx, out)
-        except TimeBudgetExceeded:
-            out.flag(Flag.TIMED_OUT, f"{ext.name}: time budget spent")
-        except MemoryError:
-            out.flag(Flag.LIMIT_EXCEEDED, f"{ext.name}: out of memory")
-        except RecursionError:
-            out.flag(Flag.PARSE_ERROR, f"{ext.name}: structure nested too deeply")
-        except Exception as exc:
-            out.flag(Flag.PARSE_ERROR, f"{ext.name}: {type(exc).__name__}: {exc}")
-        allowed = reg.allowed_rules[ext.name]
-        stray = [f for f in out.findings[before:] if f.rule_id not in allowed]
-        if stray:  # a programming error: keep the scan going, make it loud in the result
-            out.findings[before:] = [f for f in out.findings[before:] if f.rule_id in allowed]
-            out.errors.append(f"{ext.name}: undeclared rules {sorted({f.rule_id for f in stray})}")
-    declared = set().union(*reg.declared.values())
-    undeclared = [k for k in out.features if not k.startswith("_") and k not in declared]
-    for key in undeclared:
-        del out.features[key]
-        out.errors.append(f"undeclared feature {key}")
+            if self.in_process:
+                for key, load in items:
+                    data = load()
+                    yield key, (Unreadable(data) if isinstance(data, str) else
+                                analyze(data, _name(key), limits=self.limits, options=self.options))
+                    if bar:
+                        bar.advance()
+                return
+            window = max(2, self.pool.jobs * 2)  # keeps workers busy, memory bounded
+            pending: deque = deque()
+            queue = iter(items)
+            exhausted = False
+            while pending or not exhausted:
+                while not exhausted and len(pending) < window:
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    key, load = nxt
+                    data = load()
+                    if isinstance(data, str):
+                        pending.append((key, Unreadable(data)))
+                    else:
+                        pending.append((key, self.pool.submit(data, _name(key))))
+                if not pending:
+                    break
+                key, job = pending.popleft()
+                yield key, (job if isinstance(job, Unreadable) else job.result())
+                if bar:
+                    bar.advance()
+        finally:
+            if bar:
+                bar.stop()
+
+    def scan_many(self, items: Iterable[tuple[K, Loader]], *, progress: bool = False,
+                  total: int | None = None) -> Iterator[tuple[K, Verdict | Unreadable, Node | None]]:
+        """(key, Verdict, Node) per input, in input order; an unreadable input yields `Unreadable`."""
+        for key, node in self.analyze_many(items, progress=progress, total=total):
+            if isinstance(node, Unreadable):
+                yield key, node, None
+            else:
+                yield key, self.verdict(node), node
+
+    # -- the service's form -------------------------------------------------------------------
+    def retry_after(self) -> int:
+        """Seconds until the admitted work has likely drained: at least 1, at most 60."""
+        return max(1, min(60, math.ceil(self._avg_s * max(self.inflight, 1) / max(self.workers, 1))))
+
+    def admits(self, size: int) -> bool:
+        if self.inflight >= self.max_queue:
+            return False
+        # One input larger than the byte bound still runs alone, or it could never be scanned.
+        return self.inflight == 0 or self.inflight_bytes + size <= self.max_queue_bytes
+
+    async def analyze_async(self, data: bytes, name: str, options: Options | None = None) -> Node:
+        """Admit, hand to the pool, await the Node. Raises QueueFull. The event loop never scans."""
+        if not self.admits(len(data)):
+            raise QueueFull(self.retry_after())
+        loop = asyncio.get_running_loop()
+        size = len(data)
+        started = time.perf_counter()
+        self.inflight += 1
+        self.inflight_bytes += size
+        try:
+            future = self.pool.submit(data, name, options)
+        except BaseException:
+            self._release(size, started)
+            raise
+
+        def done(_) -> None:  # runs in the pool's thread
+            with contextlib.suppress(RuntimeError):  # the loop closed while shutting down
+                loop.call_soon_threadsafe(self._release, size, started)
+
+        future.add_done_callback(done)
+        # shield: a client going away must not cancel the pool's Future (it always resolves to a Node);
+        # the slot is released when the pool finishes the file, so the bound counts real work
+        return await asyncio.shield(asyncio.wrap_future(future))
+
+    async def verdict_async(self, node: Node, scorer: Scorer | None = None,
+                            options: Options | None = None) -> Verdict:
+        """Score off the event loop, in one dedicated thread (one LightGBM call per file, no lock needed)."""
+        if self._scoring is None:
+            self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maldoc-score")
+        opts = options or self.options
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._scoring, lambda: build_verdict(
+            node, scorer or self.scorer, keep_macros=opts.keep_macros, policy=self.policy))
+
+    async def scan_async(self, data: bytes, name: str, *, options: Options | None = None,
+                         scorer: Scorer | None = None) -> tuple[Verdict, Node]:
+        node = await self.analyze_async(data, name, options)
+        return await self.verdict_async(node, scorer, options), node
+
+    async def warm_up_async(self) -> None:
+        if self.in_process:
+            return
+        futures = [asyncio.wrap_future(self.pool.submit(*WARM_UP)) for _ in range(self.pool.jobs)]
+        await asyncio.gather(*futures)
+
+    def _release(self, size: int, started: float) -> None:
+        self.inflight -= 1
+        self.inflight_bytes -= size
+        self._avg_s = 0.9 * self._avg_s + 0.1 * (time.perf_counter() - started)
 
 
-def _finish_flags(out: ExtractorResult) -> None:
-    """Findings for flags, so that the reasons and the rule score see them."""
-    present = {f.rule_id for f in out.findings}
-    for flag, rule in ((Flag.LIMIT_EXCEEDED, "CORE_LIMIT_EXCEEDED"), (Flag.TIMED_OUT, "CORE_TIMED_OUT"),
-                       (Flag.PARSE_ERROR, "CORE_PARSE_FAILURE"), (Flag.ENCRYPTED, "CORE_ENCRYPTED_UNOPENED")):
-        if flag in out.flags and rule not in present:
-            out.add(rule, "; ".join(out.errors[-2:]))
+def _name(key) -> str:
+    return getattr(key, "name", None) or str(key)
 
 
-def _analyze(sample: Sample, ctx: Context) -> Node:
-    started = time.perf_counter()
-    data = sample.data
-    out = ExtractorResult()
-    file_type = FileType.UNKNOWN
-    if not data:
-        out.flag(Flag.EMPTY)
-    elif len(data) > ctx.limits.max_bytes:
-        out.flag(Flag.LIMIT_EXCEEDED, f"{len(data)} bytes exceeds max_bytes={ctx.limits.max_bytes}")
-    else:
-        file_type = detect(data)
-        out.features["_entropy"] = entropy(data)
-        if is_executable(data):
-            out.features["_executable"] = 1.0
-            out.add("CORE_EXECUTABLE_PAYLOAD", f"{len(data)}-byte binary", sample.display_path)
-        if sample.depth and risky_name(sample.name):
-            out.add("CORE_SCRIPT_NAME", sample.name, sample.display_path)
-        _run_extractors(sample, file_type, ctx, out)
-        if file_type is FileType.UNKNOWN and not out.findings:
-            out.flags.add(Flag.UNSUPPORTED)
+class _progress:
+    """A rich progress bar on stderr, started on creation."""
 
-    node = Node(name=sample.name, path=sample.path or (sample.name,), depth=sample.depth,
-                sha256=sha256(data), size=len(data), file_type=file_type, result=out,
-                data=data if sample.depth and ctx.options.keep_children else None)
-    children = out.children
-    if len(children) > ctx.limits.max_children:
-        out.flag(Flag.LIMIT_EXCEEDED, f"{len(children)} embedded items, kept max_children={ctx.limits.max_children}")
-        children = children[: ctx.limits.max_children]
-    if children and sample.depth + 1 > ctx.limits.max_depth:
-        out.flag(Flag.LIMIT_EXCEEDED, f"nesting deeper than max_depth={ctx.limits.max_depth} not followed")
-        children = []
-    child_ctx = ctx
-    if out.passwords:
-        extra = tuple(p for p in out.passwords if p not in ctx.passwords)
-        child_ctx = Context(ctx.limits, ctx.budget, ctx.options, ctx.passwords + extra)
-    for child in children:
-        if ctx.budget.expired():
-            out.flag(Flag.TIMED_OUT, "time budget spent before every embedded item was scanned")
-            break
-        node.children.append(_analyze(child, child_ctx))
-    _finish_flags(out)
-    out.children = []  # the bytes live on in the child nodes' analysis only; free them
-    node.elapsed_ms = (time.perf_counter() - started) * 1000
-    return node
+    def __init__(self, total: int | None, what: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+        self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True)
+        self._task = self._progress.add_task(what, total=total)
+        self._progress.start()
 
-def analyze(data: bytes, name: str = "", *, limits: Limits | None = None,
-            options: Options | None = None) -> Node:
-    """Analyse one input file and everything inside it. Never raises for bad input."""
-    limits = limits or Limits()
-    options = options or Options()
-    ctx = Context(limits=limits, budget=Budget(limits), options=options, passwords=options.passwords)
-    return _analyze(Sample(data=data, name=name, path=(name,) if name else ()), ctx)
+    def advance(self) -> None:
+        self._progress.advance(self._task)
 
-
-def failed_node(data: bytes, name: str, flag: Flag, message: str) -> Node:
-    """The node for a file whose analysis could not complete at all (timeout, dead worker)."""
-    out = ExtractorResult()
-    out.flag(flag, message)
-    if flag is Flag.TIMED_OUT:
-        out.add("CORE_TIMED_OUT", message)
-    node = Node(name=name, path=(name,) if name else (), depth=0, sha256=sha256(data), size=len(data),
-                file_type=detect(data[:1 << 20]) if data else FileType.UNKNOWN, result=out)
-    node.result.features["_entropy"] = entropy(data) if data else math.nan
-    return node
+    def stop(self) -> None:
+        self._progress.stop()

@@ -21,6 +21,7 @@ class Limits:
     max_children: int = 200
     max_decompressed_bytes: int = 256 * MiB
     max_ratio: float = 200.0
+    max_nodes: int = 2000
     timeout_s: float = 30.0
     max_memory_mb: int = 2048
 
@@ -44,6 +45,7 @@ _DESCRIPTIONS = {
     "max_children": "members taken from one container",
     "max_decompressed_bytes": "total bytes inflated per input file",
     "max_ratio": "largest compression ratio of one member",
+    "max_nodes": "embedded items analysed per input file, all levels together",
     "timeout_s": "seconds per input file (hard, in worker pools)",
     "max_memory_mb": "address-space limit of one scan worker (MiB)",
 }
@@ -56,12 +58,13 @@ class Budget:
     members still hits the total.
     """
 
-    __slots__ = ("deadline", "inflated", "limits")
+    __slots__ = ("deadline", "inflated", "limits", "nodes")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.timeout_s
         self.inflated = 0
+        self.nodes = 1  # the input itself
 
     def expired(self) -> bool:
         return time.monotonic() > self.deadline

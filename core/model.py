@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from maldoc import catalogue
-from maldoc.schema import SCHEMA, Schema, vectorize
+from maldoc.schema import SCHEMA, Schema, node_features, vectorize_values
 from maldoc.types import Node
 from maldoc.verdict import Reason
 
@@ -91,12 +91,25 @@ class ModelBundle:
         """LightGBM pred_contrib for rows in the code's schema order: (n, model features + 1)."""
         return np.asarray(self.booster.predict(self.model_rows(rows), pred_contrib=True, num_threads=1))
 
+    def score_tree(self, feats: list[dict[str, float]]) -> list:
+        """Every node's score, reasons and unseen features from one batched pred_contrib call."""
+        from maldoc.scoring import NodeScore
+
+        if not feats:
+            return []
+        rows = np.vstack([vectorize_values(values) for values in feats])
+        contrib = self.contributions(rows)
+        own = self.model_rows(rows)
+        out = []
+        for i in range(len(feats)):
+            logit = float(contrib[i].sum())
+            prob = 1.0 / (1.0 + math.exp(-logit))
+            out.append(NodeScore(prob, self.reasons(own[i], contrib[i, :-1]), self.unseen(rows[i])))
+        return out
+
     def score(self, node: Node) -> tuple[float, list[Reason]]:
-        row = vectorize(node)[None, :]
-        contrib = self.contributions(row)[0]
-        logit = float(contrib.sum())
-        prob = 1.0 / (1.0 + math.exp(-logit))
-        return prob, self.reasons(self.model_rows(row)[0], contrib[:-1])
+        scored = self.score_tree([node_features(node)])[0]
+        return scored.score, scored.reasons
 
     def reasons(self, row: np.ndarray, contrib: np.ndarray, top: int = TOP_REASONS) -> list[Reason]:
         """Top positive contributions; `row` and `contrib` are in the bundle's own column order."""

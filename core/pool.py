@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import pebble
 
-from maldoc.engine import analyze, failed_node
 from maldoc.extractor import Options
 from maldoc.limits import Limits, MiB
 from maldoc.types import Flag, Node
+from maldoc.walk import analyze, failed_node
 
 TaskFn = Callable[[bytes, str, Limits, Options], Node]
 

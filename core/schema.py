@@ -98,48 +98,66 @@ def rule_score(fired) -> float:
     return 1.0 - keep
 
 
-def node_features(node: Node) -> dict[str, float]:
-    """The aggregated feature dict of `node` and everything below it."""
-    out: dict[str, float] = {
-        "file.size_log2": math.log2(node.size + 1),
-        f"file.type.{node.file_type.value}": 1.0,
-        "file.entropy": node.result.features.get("_entropy", math.nan),
-    }
-    rules: Counter[str] = Counter()
-    types: Counter[str] = Counter()
-    flags: set[str] = set()
-    nodes = 0
-    depth = 0
-    executables = 0
-    for sub in node.walk():
-        nodes += 1
-        depth = max(depth, sub.depth - node.depth)
-        types[sub.file_type.value] += 1
-        flags.update(f.value for f in sub.result.flags)
-        rules.update(f.rule_id for f in sub.result.findings)
-        executables += int(sub.result.features.get("_executable", 0.0))
-        for key, value in sub.result.features.items():
-            if key.startswith("_"):
-                continue
-            old = out.get(key)
-            if old is None or (value > old) or math.isnan(old):
-                out[key] = value
-    out["tree.nodes"] = float(nodes)
-    out["tree.max_depth"] = float(depth)
-    out["tree.executables"] = float(executables)
-    out["tree.rule_score"] = rule_score(rules)
-    for t, n in types.items():
-        out[f"tree.type.{t}"] = float(n)
-    for f in flags:
-        out[f"flag.{f}"] = 1.0
-    for r, n in rules.items():
-        out[f"rule.{r}"] = float(n)
+def tree_features(root: Node) -> list[tuple[Node, dict[str, float]]]:
+    """Every node of the tree with the aggregated feature dict of its subtree, in `walk()` order.
+
+    Computed bottom-up in one pass (each node's aggregate is its own analysis merged with its
+    children's aggregates), so a tree of n nodes costs O(n) merges rather than one walk of every
+    subtree per node. Extractor features merge as a NaN-ignoring maximum; counts add up.
+    """
+    order = list(root.walk())
+    agg: dict[int, tuple] = {}
+    for node in reversed(order):  # every child comes before its parent
+        feats = {k: v for k, v in node.result.features.items() if not k.startswith("_")}
+        rules: Counter[str] = Counter(f.rule_id for f in node.result.findings)
+        types: Counter[str] = Counter({node.file_type.value: 1})
+        flags = {f.value for f in node.result.flags}
+        nodes, depth = 1, 0
+        executables = int(node.result.features.get("_executable", 0.0))
+        for child in node.children:
+            c_feats, c_rules, c_types, c_flags, c_nodes, c_depth, c_exe = agg[id(child)]
+            for key, value in c_feats.items():
+                old = feats.get(key)
+                if old is None or value > old or math.isnan(old):
+                    feats[key] = value
+            rules.update(c_rules)
+            types.update(c_types)
+            flags |= c_flags
+            nodes += c_nodes
+            depth = max(depth, c_depth + 1)
+            executables += c_exe
+        agg[id(node)] = (feats, rules, types, flags, nodes, depth, executables)
+    out = []
+    for node in order:
+        feats, rules, types, flags, nodes, depth, executables = agg[id(node)]
+        values: dict[str, float] = {
+            "file.size_log2": math.log2(node.size + 1),
+            f"file.type.{node.file_type.value}": 1.0,
+            "file.entropy": node.result.features.get("_entropy", math.nan),
+        }
+        values.update(feats)
+        values["tree.nodes"] = float(nodes)
+        values["tree.max_depth"] = float(depth)
+        values["tree.executables"] = float(executables)
+        values["tree.rule_score"] = rule_score(rules)
+        for t, n in types.items():
+            values[f"tree.type.{t}"] = float(n)
+        for f in flags:
+            values[f"flag.{f}"] = 1.0
+        for r, n in rules.items():
+            values[f"rule.{r}"] = float(n)
+        out.append((node, values))
     return out
 
 
-def vectorize(node: Node, schema: Schema = SCHEMA) -> np.ndarray:
-    """The model's input row for `node` (and its subtree), in schema order."""
-    values = node_features(node)
+def node_features(node: Node) -> dict[str, float]:
+    """The aggregated feature dict of `node` and everything below it."""
+    return tree_features(node)[0][1]
+
+
+def vectorize_values(values: dict[str, float], schema: Schema | None = None) -> np.ndarray:
+    """One feature dict as a row in schema order (missing: the schema's default)."""
+    schema = schema or SCHEMA
     row = schema.base_row.copy()
     index = schema.index
     for key, value in values.items():
@@ -147,6 +165,18 @@ def vectorize(node: Node, schema: Schema = SCHEMA) -> np.ndarray:
         if i is not None:
             row[i] = value
     return row
+
+
+def vectorize_tree(root: Node, schema: Schema | None = None) -> tuple[list[Node], np.ndarray]:
+    """Every node of the tree (walk order) and its subtree's row: the input of one batched prediction."""
+    pairs = tree_features(root)
+    rows = np.vstack([vectorize_values(v, schema) for _, v in pairs]) if pairs else np.empty((0, len(SCHEMA)))
+    return [n for n, _ in pairs], rows
+
+
+def vectorize(node: Node, schema: Schema | None = None) -> np.ndarray:
+    """The model's input row for `node` (and its subtree), in schema order."""
+    return vectorize_values(node_features(node), schema)
 
 
 def named(row: np.ndarray, schema: Schema = SCHEMA, *, skip_missing: bool = True) -> dict[str, float]:

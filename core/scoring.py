@@ -1,21 +1,31 @@
 """From an analysed tree to a verdict: the scorers and the labelling policy.
 
-Two scorers share one interface. `RuleScorer` is the noisy-OR of the distinct findings'
-catalogue weights (used when no model bundle is present, and as the baseline every model must
-beat); `maldoc.model.ModelBundle` is the LightGBM model. A node's score is the larger of its own
-tree's score and its children's, so a clean e-mail carrying a malicious attachment is malicious.
+Two scorers share one interface, `score_tree`: the features of every node of a file's tree (each
+aggregated over its subtree) in, one score per node out, in one batch (one LightGBM call per
+file, not one per node). `RuleScorer` is the noisy-OR of the distinct findings' catalogue
+weights (used when no model bundle is present, and as the baseline every model must beat);
+`maldoc.model.ModelBundle` is the LightGBM model. A node's score is the larger of its own tree's
+score and its children's, so a clean e-mail carrying a malicious attachment is malicious; the
+label comes from `maldoc.policy`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from maldoc import catalogue
-from maldoc.schema import rule_score
-from maldoc.types import Flag, Node
-from maldoc.verdict import MAX_URLS, FindingOut, Label, MacroOut, Reason, Verdict
+from maldoc.policy import Policy, cut_off
+from maldoc.schema import tree_features
+from maldoc.types import Node
+from maldoc.verdict import MAX_URLS, FindingOut, MacroOut, Reason, Verdict
 
 MACRO_CHARS = 64 * 1024  # per module shown to an analyst
+
+
+class NodeScore(NamedTuple):
+    score: float
+    reasons: list[Reason]
+    unseen: list[str]  # features the model predates that this node's row has values for
 
 
 class Scorer(Protocol):
@@ -23,7 +33,9 @@ class Scorer(Protocol):
     threshold: float
     suspicious_threshold: float
 
-    def score(self, node: Node) -> tuple[float, list[Reason]]: ...
+    def score_tree(self, feats: list[dict[str, float]]) -> list[NodeScore]:
+        """One score per node, from every node's aggregated features, in one batch."""
+        ...
 
 
 class RuleScorer:
@@ -35,54 +47,57 @@ class RuleScorer:
         self.threshold = threshold
         self.suspicious_threshold = suspicious_threshold
 
+    def score_tree(self, feats: list[dict[str, float]]) -> list[NodeScore]:
+        return [self._score(values) for values in feats]
+
     def score(self, node: Node) -> tuple[float, list[Reason]]:
-        fired: dict[str, int] = {}
-        for sub in node.walk():
-            for f in sub.result.findings:
-                fired[f.rule_id] = fired.get(f.rule_id, 0) + 1
+        scored = self._score(tree_features(node)[0][1])
+        return scored.score, scored.reasons
+
+    @staticmethod
+    def _score(values: dict[str, float]) -> NodeScore:
         reasons = []
-        for rule_id, count in fired.items():
-            rule = catalogue.get(rule_id)
+        for key, count in values.items():
+            if not key.startswith("rule."):
+                continue
+            rule = catalogue.get(key[5:])
             if rule.weight > 0:
-                reasons.append(Reason(feature=f"rule.{rule_id}", title=rule.title, value=count,
-                                      contribution=rule.weight))
+                reasons.append(Reason(feature=key, title=rule.title, value=count, contribution=rule.weight))
         reasons.sort(key=lambda r: -r.contribution)
-        return rule_score(fired), reasons[:8]
+        return NodeScore(values.get("tree.rule_score", 0.0), reasons[:8], [])
 
 
-def _label(score: float, node: Node, scorer: Scorer) -> Label:
-    if score >= scorer.threshold:
-        return Label.MALICIOUS
-    if score >= scorer.suspicious_threshold:
-        return Label.SUSPICIOUS
-    flags = node.result.flags
-    if flags & {Flag.TIMED_OUT, Flag.WORKER_DIED}:
-        return Label.ERROR
-    if Flag.LIMIT_EXCEEDED in flags and node.size and not node.result.features:
-        return Label.ERROR  # refused outright (too large): nothing was analysed
-    analysed = any(not k.startswith("_") for k in node.result.features)
-    if Flag.PARSE_ERROR in flags and not analysed:
-        return Label.ERROR
-    return Label.CLEAN
+def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False, policy: Policy | None = None) -> Verdict:
+    """Score every node of the tree in one batched call, then build the verdict tree bottom-up."""
+    policy = policy or Policy()
+    pairs = tree_features(node)
+    scored = scorer.score_tree([values for _, values in pairs])
+    built: dict[int, Verdict] = {}
+    cut: dict[int, bool] = {}
+    for (sub, _values), own in zip(reversed(pairs), reversed(scored), strict=True):  # children first
+        children = [built.pop(id(c)) for c in sub.children]
+        cut[id(sub)] = cut_off(sub) or any(cut.pop(id(c)) for c in sub.children)
+        built[id(sub)] = _verdict(sub, own, children, scorer, policy, keep_macros, cut[id(sub)])
+    return built[id(node)]
 
 
-def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False) -> Verdict:
-    """Score `node` and, recursively, its children."""
-    children = [build_verdict(c, scorer, keep_macros=keep_macros) for c in node.children]
-    own, reasons = scorer.score(node)
-    own = min(max(float(own), 0.0), 1.0)
-    score = max([own, *(c.score for c in children)])
+def _verdict(node: Node, own: NodeScore, children: list[Verdict], scorer: Scorer, policy: Policy,
+             keep_macros: bool, cutoff: bool) -> Verdict:
+    own_score = min(max(float(own.score), 0.0), 1.0)
+    score = max([own_score, *(c.score for c in children)])
     urls = list(dict.fromkeys(node.result.urls))[:MAX_URLS]
     macros = []
     if keep_macros:
         for m in node.result.macros:
             macros.append(MacroOut(kind=m.kind, name=m.name, code=m.code[:MACRO_CHARS],
                                    truncated=len(m.code) > MACRO_CHARS))
+    t, s = policy.thresholds(scorer.threshold, scorer.suspicious_threshold)
     return Verdict(
         path=node.display_path, name=node.name, sha256=node.sha256, size=node.size,
-        file_type=node.file_type.value, label=_label(score, node, scorer), score=score, own_score=own,
-        threshold=scorer.threshold, suspicious_threshold=scorer.suspicious_threshold,
-        model_version=scorer.version, reasons=reasons,
+        file_type=node.file_type.value,
+        label=policy.label(score, node, scorer.threshold, scorer.suspicious_threshold, cutoff=cutoff),
+        score=score, own_score=own_score, threshold=t, suspicious_threshold=s,
+        model_version=scorer.version, reasons=own.reasons, model_predates=own.unseen,
         findings=[FindingOut.from_finding(f) for f in node.result.findings],
         flags=sorted(f.value for f in node.result.flags), errors=node.result.errors, urls=urls,
         macros=macros, children=children, elapsed_ms=round(node.elapsed_ms, 2),

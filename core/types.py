@@ -125,6 +125,45 @@ class MacroSource:
     code: str
 
 
+class FeatureDict(dict):
+    """An extractor's features, checked as they are written: while an extractor runs, only the
+    names it declared (always under its own prefix) are stored; others are dropped and recorded.
+    Names starting with `_` are the framework's own (entropy, executable marks)."""
+
+    __slots__ = ("_allowed", "_owner", "rejected")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner: str | None = None
+        self._allowed: frozenset[str] | None = None
+        self.rejected: list[tuple[str, str]] = []
+
+    def own(self, owner: str | None, allowed: frozenset[str] | None = None) -> None:
+        self._owner, self._allowed = owner, allowed
+
+    def _ok(self, key: str) -> bool:
+        if self._allowed is None or key.startswith("_") or key in self._allowed:
+            return True
+        self.rejected.append((self._owner or "?", key))
+        return False
+
+    def __setitem__(self, key: str, value: float) -> None:
+        if self._ok(key):
+            super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: float = 0.0) -> float:
+        if key not in self:
+            self[key] = default
+        return self.get(key, default)
+
+    def __reduce__(self):
+        return (dict, (dict(self),))
+
+
 @dataclass(slots=True)
 class ExtractorResult:
     """What the extractors learnt about one sample (one node of the scan tree).
@@ -134,7 +173,7 @@ class ExtractorResult:
     """
 
     findings: list[Finding] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=FeatureDict)
     children: list[Sample] = field(default_factory=list)
     flags: set[Flag] = field(default_factory=set)
     urls: list[str] = field(default_factory=list)  # every URL seen, for the URL features

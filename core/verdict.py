@@ -62,6 +62,8 @@ class Verdict(BaseModel):
     suspicious_threshold: float
     model_version: str = Field(description="model bundle version, or 'rules' for the rule-based scorer")
     reasons: list[Reason] = []
+    model_predates: list[str] = Field(
+        default=[], description="features this file has values for that the model was trained without")
     findings: list[FindingOut] = []
     flags: list[str] = []
     errors: list[str] = []
