@@ -33,8 +33,9 @@ class Scorer(Protocol):
     threshold: float
     suspicious_threshold: float
 
-    def score_tree(self, feats: list[dict[str, float]]) -> list[NodeScore]:
-        """One score per node, from every node's aggregated features, in one batch."""
+    def score_tree(self, feats: list[dict[str, float]], reasons_from: float = 0.0) -> list[NodeScore]:
+        """One score per node, from every node's aggregated features, in one batch; reasons only
+        for nodes scoring at least `reasons_from` (a clean node has no reasons to suspect)."""
         ...
 
 
@@ -47,8 +48,9 @@ class RuleScorer:
         self.threshold = threshold
         self.suspicious_threshold = suspicious_threshold
 
-    def score_tree(self, feats: list[dict[str, float]]) -> list[NodeScore]:
-        return [self._score(values) for values in feats]
+    def score_tree(self, feats: list[dict[str, float]], reasons_from: float = 0.0) -> list[NodeScore]:
+        scored = [self._score(values) for values in feats]
+        return [s if s.score >= reasons_from else s._replace(reasons=[]) for s in scored]
 
     def score(self, node: Node) -> tuple[float, list[Reason]]:
         scored = self._score(tree_features(node)[0][1])
@@ -71,7 +73,8 @@ def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False, poli
     """Score every node of the tree in one batched call, then build the verdict tree bottom-up."""
     policy = policy or Policy()
     pairs = tree_features(node)
-    scored = scorer.score_tree([values for _, values in pairs])
+    _t, suspicious = policy.thresholds(scorer.threshold, scorer.suspicious_threshold)
+    scored = scorer.score_tree([values for _, values in pairs], reasons_from=suspicious)
     built: dict[int, Verdict] = {}
     cut: dict[int, bool] = {}
     for (sub, _values), own in zip(reversed(pairs), reversed(scored), strict=True):  # children first
