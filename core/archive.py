@@ -76,6 +76,39 @@ def _open(member: Member, passwords: list[bytes | None], cap: int, out: Extracto
     return None
 
 
+def read_member(ctx: Context, out: ExtractorResult, member: Member, *, prefix: str, cap: int | None = None,
+                password: bytes | None = None) -> bytes | None:
+    """One member by name (random access: package parts), within max_bytes, `cap`, the member ratio
+    and the inflate budget. None when it is missing, broken or over a limit (flagged on `out`)."""
+    limits = ctx.limits
+    ratio = _ratio(member.size, member.compressed)
+    if ratio > limits.max_ratio and member.size > BOMB_MIN_BYTES:
+        out.add("CORE_ZIP_BOMB", f"{member.name}: {ratio:.0f}:1", member.name)
+        out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: a member's compression ratio exceeds max_ratio")
+        return None
+    limit = min(limits.max_bytes, cap or limits.max_bytes)
+    try:
+        data = member.read(password, limit)
+    except WrongPassword:
+        out.flag(Flag.PARSE_ERROR, f"{prefix}: an encrypted part could not be read")
+        return None
+    except MemberError as exc:
+        out.flag(exc.flag, f"{prefix}: member {exc.what}")
+        return None
+    if len(data) > limit:
+        out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: a part larger than {limit} bytes was not read")
+        return None
+    real = _ratio(len(data), member.compressed)
+    if real > limits.max_ratio and len(data) > BOMB_MIN_BYTES:
+        out.add("CORE_ZIP_BOMB", f"{member.name}: {real:.0f}:1", member.name)
+        out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: a member's compression ratio exceeds max_ratio")
+        return None
+    if not ctx.budget.allow_inflate(len(data)):
+        out.flag(Flag.LIMIT_EXCEEDED, f"{prefix}: inflate budget spent")
+        return None
+    return data
+
+
 def unpack(ctx: Context, out: ExtractorResult, sample: Sample, members: Iterable[Member], *,
            prefix: str, passwords: bool = True) -> Unpacked:
     """Emit every member that may be read within the limits as a child of `sample`."""

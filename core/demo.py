@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 from importlib import resources
 from pathlib import Path
@@ -16,17 +17,43 @@ def demo_folder() -> Path:
     return Path(str(resources.files("maldoc.samples").joinpath("demo")))
 
 
+class _Item:
+    __slots__ = ("label", "path")
+
+    def __init__(self, path: Path, label: str) -> None:
+        self.path, self.label = path, label
+
+
+def labelled_files(root: Path) -> list[_Item]:
+    """(path, label) from `manifest.csv` / `labels.csv` (`path` or `sha256`, `label`), files beside it.
+
+    Deliberately small: corpora with password ZIPs are the training loader's business
+    (`maldoc.training.corpus`); the demo needs only a folder of files and their labels.
+    """
+    manifest = next((root / n for n in ("manifest.csv", "labels.csv") if (root / n).is_file()), None)
+    if manifest is None:
+        raise ValueError(f"{root}: no labelled files (needs a manifest.csv or labels.csv)")
+    items = []
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            label = (row.get("label") or "").strip().lower()
+            if label not in ("malicious", "benign"):
+                continue
+            path = root / (row.get("path") or row.get("sha256") or "")
+            if not path.is_file():
+                raise ValueError(f"{manifest}: file {row.get('path') or row.get('sha256')} not found")
+            items.append(_Item(path, label))
+    return items
+
+
 def run_demo(folder: str | None, scorer) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from maldoc.training.corpus import Corpus, CorpusError
-
     root = Path(folder) if folder else demo_folder()
     try:
-        with Corpus(root) as corpus:
-            items = list(corpus.items(labels=("malicious", "benign")))
-    except CorpusError as exc:
+        items = labelled_files(root)
+    except (ValueError, OSError) as exc:
         print(f"maldoc: {exc}", file=sys.stderr)
         return 2
     if not items:

@@ -97,10 +97,13 @@ def ole_error_flag(exc: Exception) -> Flag:
 
 
 class Package:
-    """An OOXML (ZIP) package read lazily within the inflate budget; member bytes are kept."""
+    """An OOXML (ZIP) package read lazily through the bounded archive reader; member bytes are kept."""
 
     def __init__(self, data: bytes) -> None:
+        from maldoc.extractors.zip import zip_members
+
         self.zf = zipfile.ZipFile(io.BytesIO(data))
+        self.members = {m.name: m for m in zip_members(self.zf)}
         self.infos = {i.filename: i for i in self.zf.infolist() if not i.is_dir()}
         self.lower = {n.lower().lstrip("/"): n for n in self.infos}
         self._data: dict[str, bytes | None] = {}
@@ -112,28 +115,12 @@ class Package:
 
     def read(self, name: str, ctx: Context, out: ExtractorResult, cap: int | None = None) -> bytes | None:
         """Member bytes, or None when missing, broken or over a limit (flagged on `out`)."""
+        from maldoc.archive import read_member
+
         if name in self._data:
             return self._data[name]
-        info = self.infos.get(name)
-        value: bytes | None = None
-        if info is not None:
-            limit = min(ctx.limits.max_bytes, cap or ctx.limits.max_bytes)
-            try:
-                if info.flag_bits & 0x1:
-                    raise RuntimeError("member is encrypted")
-                with self.zf.open(info) as handle:
-                    value = handle.read(limit + 1)
-                if len(value) > limit:
-                    value = None
-                    out.flag(Flag.LIMIT_EXCEEDED, f"ooxml: {name} larger than {limit} bytes, not read")
-                elif not ctx.budget.allow_inflate(len(value)):
-                    value = None
-                    out.flag(Flag.LIMIT_EXCEEDED, f"ooxml: inflate budget spent at {name}")
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
-                    zipfile.LargeZipFile) as exc:
-                out.flag(Flag.TRUNCATED if isinstance(exc, EOFError) or "truncated" in str(exc).lower()
-                         else Flag.PARSE_ERROR, f"ooxml: {name}: {exc}")
-                value = None
+        member = self.members.get(name)
+        value = read_member(ctx, out, member, prefix="ooxml", cap=cap) if member is not None else None
         self._data[name] = value
         return value
 

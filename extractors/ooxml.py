@@ -34,7 +34,6 @@ REMOTE_FIELD_RE = re.compile(r"(?i)^\s*(?:INCLUDEPICTURE|INCLUDETEXT|IMPORT|LINK
 DDE_LINK_RE = re.compile(rb"<(?:\w+:)?ddeLink\b[^>]*ddeService=\"([^\"]{0,200})\"(?:[^>]*ddeTopic=\"([^\"]{0,500})\")?",
                          re.I)
 ONLOAD_RE = re.compile(rb"\bonLoad=\"([^\"]{1,200})\"", re.I)
-CLASSID_RE = re.compile(rb"classid=\"\{?([0-9A-Fa-f-]{36})\}?\"", re.I)
 DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 EMBED_DIRS = ("embeddings/", "activex/", "media/")
 

@@ -12,14 +12,13 @@ parameters) are features only, left to the model.
 from __future__ import annotations
 
 import ipaddress
-import math
 import posixpath
 import re
-from collections import Counter
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from maldoc.extractor import Context, Extractor
 from maldoc.filetype import RISKY_EXTENSIONS
+from maldoc.stats import text_entropy
 from maldoc.types import ExtractorResult, Sample
 
 MAX_URLS = 2000  # analysed per node; a document with more is a link farm, and the count says so
@@ -111,13 +110,6 @@ def _ip(host: str) -> bool:
         return bool(re.fullmatch(r"(?:0x[0-9a-f]{1,8}|\d{8,10})", host))
 
 
-def _entropy(text: str) -> float:
-    if not text:
-        return 0.0
-    n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
-
-
 class UrlExtractor(Extractor):
     name = "url"
     version = 1
@@ -176,7 +168,7 @@ class UrlExtractor(Extractor):
             tail = path + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
             if len(tail) > LONG_PATH:
                 f["url.long_paths"] += 1
-            ent = _entropy(tail)
+            ent = text_entropy(tail)
             f["url.max_path_entropy"] = max(f["url.max_path_entropy"], round(ent, 4))
             if ent > HIGH_ENTROPY and len(tail) >= 20:
                 f["url.high_entropy_paths"] += 1
