@@ -11,15 +11,18 @@ risky name among the unopened is still reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import io
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from maldoc.extractor import Context
+from maldoc.extractor import OVERFLOW_SNIFFS, Context
 from maldoc.filetype import risky_name
 from maldoc.types import ExtractorResult, Flag, Sample
 
 DEFAULT_PASSWORDS = ("infected", "malware", "virus")  # analysts' conventions for sample archives
 BOMB_MIN_BYTES = 1 << 20  # a high ratio on a tiny member (a run of spaces) is no bomb
+PEEK_MEMBERS, PEEK_LEVELS, PEEK_BYTES = 64, 4, 1 << 20  # the cheap look past a limit, bounded
 
 
 class WrongPassword(Exception):
@@ -109,6 +112,16 @@ def read_member(ctx: Context, out: ExtractorResult, member: Member, *, prefix: s
     return data
 
 
+def _head(member: Member) -> bytes | None:
+    """The first bytes of a member a limit keeps out (its magic says what it is), when unencrypted."""
+    if member.encrypted:
+        return None
+    try:
+        return member.read(None, 4096)[:4096]
+    except (WrongPassword, MemberError):
+        return None
+
+
 def unpack(ctx: Context, out: ExtractorResult, sample: Sample, members: Iterable[Member], *,
            prefix: str, passwords: bool = True) -> Unpacked:
     """Emit every member that may be read within the limits as a child of `sample`."""
@@ -123,7 +136,8 @@ def unpack(ctx: Context, out: ExtractorResult, sample: Sample, members: Iterable
         risky = risky_name(member.name)
         seen.risky_names += risky
         if len(seen.children) >= limits.max_children:
-            ctx.overflow(out, sample, member.name, None, "max_children")
+            sniff = out.features.get("_overflow", 0.0) < OVERFLOW_SNIFFS  # past that, only counted
+            ctx.overflow(out, sample, member.name, _head(member) if sniff else None, "max_children")
             continue
         ratio = _ratio(member.size, member.compressed)
         seen.max_ratio = max(seen.max_ratio, ratio)
@@ -155,3 +169,36 @@ def unpack(ctx: Context, out: ExtractorResult, sample: Sample, members: Iterable
     elif seen.encrypted:
         out.flags.add(Flag.DECRYPTED)
     return seen
+
+
+def peek_members(data: bytes, *, levels: int = PEEK_LEVELS) -> Iterator[tuple[str, bytes]]:
+    """(path, first bytes) of the members of a ZIP (and of ZIPs inside it), for items a limit kept
+    out of the scan: at most PEEK_MEMBERS members, PEEK_LEVELS levels and PEEK_BYTES inflated."""
+    budget = [PEEK_BYTES, PEEK_MEMBERS]
+    yield from _peek(data, levels, budget, "")
+
+
+def _peek(data: bytes, levels: int, budget: list[int], prefix: str) -> Iterator[tuple[str, bytes]]:
+    if levels <= 0 or not data.startswith(b"PK\x03\x04"):
+        return
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return
+    for info in infos:
+        if budget[1] <= 0 or budget[0] <= 0:
+            return
+        budget[1] -= 1
+        head = b""
+        if not info.flag_bits & 0x1 and info.file_size <= budget[0]:
+            try:
+                with zf.open(info) as handle:
+                    head = handle.read(min(info.file_size, budget[0]) + 1)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+                head = b""
+            budget[0] -= len(head)
+        path = f"{prefix}{info.filename}"
+        yield path, head[:4096]
+        if head.startswith(b"PK\x03\x04"):
+            yield from _peek(head, levels - 1, budget, f"{path} > ")

@@ -259,7 +259,8 @@ class Engine:
 
 
 def _name(key) -> str:
-    return getattr(key, "name", None) or str(key)
+    """The display name of an input key: a path's name, a corpus item's sha256, else its text."""
+    return getattr(key, "name", None) or getattr(key, "sha256", None) or str(key)[:255]
 
 
 class _progress:

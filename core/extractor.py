@@ -62,17 +62,19 @@ class Context:
         """Hand an embedded item to the scan, one level below `parent`. False when a limit refused it
         (flagged, and the item still sniffed for an executable or a risky name)."""
         if len(out.children) >= self.limits.max_children:
-            self.overflow(out, parent, name, data[:4096], "max_children")
+            self.overflow(out, parent, name, data, "max_children")
             return False
         if charge and not self.budget.allow_inflate(len(data)):
-            self.overflow(out, parent, name, data[:4096], "max_decompressed_bytes")
+            self.overflow(out, parent, name, data, "max_decompressed_bytes")
             return False
         out.children.append(parent.child(data, name))
         return True
 
-    def overflow(self, out: ExtractorResult, parent: Sample, name: str, head: bytes | None, limit: str) -> None:
-        """An item a limit kept out of the scan: flagged, and cheaply sniffed (name, magic bytes) so
-        that an executable or a script past a limit is still reported."""
+    def overflow(self, out: ExtractorResult, parent: Sample, name: str, data: bytes | None, limit: str) -> None:
+        """An item a limit kept out of the scan: flagged, and cheaply sniffed (names, magic bytes, and
+        the member list of a ZIP inside it, a few levels down) so that an executable or a script past
+        a limit is still reported."""
+        from maldoc.archive import peek_members
         from maldoc.filetype import is_executable, risky_name
 
         seen = out.features.get("_overflow", 0.0)
@@ -81,11 +83,19 @@ class Context:
         out.features["_overflow"] = seen + 1
         if seen >= OVERFLOW_SNIFFS:
             return
-        where = f"{parent.display_path} > {name} (not scanned: {limit})"
-        if head is not None and is_executable(head):
-            out.add("CORE_EXECUTABLE_PAYLOAD", "binary past a limit", where)
-        if risky_name(name):
-            out.add("CORE_SCRIPT_NAME", name, where)
+        where = f"{parent.display_path} > {name}"
+        items = [(name, data[:4096] if data is not None else None)]
+        if data is not None:
+            items += [(f"{name} > {inner}", head) for inner, head in peek_members(data)]
+        exe = script = False
+        for path, head in items:
+            if not exe and head is not None and is_executable(head):
+                out.add("CORE_EXECUTABLE_PAYLOAD", "binary past a limit", f"{parent.display_path} > {path} "
+                        f"(not scanned: {limit})")
+                exe = True
+            if not script and risky_name(path.rsplit(" > ", 1)[-1]):
+                out.add("CORE_SCRIPT_NAME", path.rsplit(" > ", 1)[-1], f"{where} (not scanned: {limit})")
+                script = True
 
 
 class Extractor:

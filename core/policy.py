@@ -42,7 +42,7 @@ class CutoffLabel(StrEnum):
 class Policy:
     threshold: float | None = None  # None: the scorer's own
     suspicious_threshold: float | None = None
-    cutoff_label: CutoffLabel = CutoffLabel.CLEAN
+    cutoff_label: CutoffLabel = CutoffLabel.SUSPICIOUS
     fail_mode: FailMode = FailMode.REPORT
 
     def __post_init__(self) -> None:
@@ -68,12 +68,13 @@ class Policy:
     def label(self, score: float, node: Node, threshold: float, suspicious: float, *, cutoff: bool) -> Label:
         """The label of one node of the verdict tree; `cutoff`: the walk below it stopped early."""
         label = self.label_score(score, threshold, suspicious)
-        if label is not Label.CLEAN:
-            return label
+        if label is Label.MALICIOUS:
+            return label  # what was found stands, however the analysis ended
         if failed(node):
             return Label.ERROR
         if cutoff and self.cutoff_label is not CutoffLabel.CLEAN:
-            return Label(self.cutoff_label.value)
+            floor = Label(self.cutoff_label.value)
+            return floor if label is Label.CLEAN or floor is Label.MALICIOUS else label
         return label
 
     def decide(self, label: Label | None) -> Label:
@@ -88,9 +89,10 @@ class Policy:
 
 
 def failed(node: Node) -> bool:
-    """The analysis of this node could not complete: nothing it says can be trusted as clean."""
+    """The analysis of this node could not complete at all (a hard timeout, a dead worker, an input
+    refused outright, a parser that failed before learning anything): `error`, never `clean`."""
     flags = node.result.flags
-    if flags & FAILED_FLAGS:
+    if flags & FAILED_FLAGS and not analysed(node):
         return True
     if Flag.LIMIT_EXCEEDED in flags and node.size and not node.result.features:
         return True  # refused outright (too large): nothing was analysed

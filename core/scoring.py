@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from maldoc import catalogue
-from maldoc.policy import Policy, cut_off
+from maldoc.policy import CUTOFF_FLAGS, Policy, cut_off
 from maldoc.schema import tree_features
-from maldoc.types import Node
+from maldoc.types import Node, truncate
 from maldoc.verdict import MAX_URLS, FindingOut, MacroOut, Reason, Verdict
 
 MACRO_CHARS = 64 * 1024  # per module shown to an analyst
+CUTOFF_VALUES = frozenset(f.value for f in CUTOFF_FLAGS)
 
 
 class NodeScore(NamedTuple):
@@ -81,7 +82,20 @@ def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False, poli
         children = [built.pop(id(c)) for c in sub.children]
         cut[id(sub)] = cut_off(sub) or any(cut.pop(id(c)) for c in sub.children)
         built[id(sub)] = _verdict(sub, own, children, scorer, policy, keep_macros, cut[id(sub)])
-    return built[id(node)]
+    root = built[id(node)]
+    if cut[id(node)]:
+        _carry_up(root)
+    return root
+
+
+def _carry_up(root: Verdict) -> None:
+    """A walk cut short anywhere is said at the top: its flags, and one finding naming where."""
+    where = [v for v in root.walk() if set(v.flags) & CUTOFF_VALUES]
+    root.flags = sorted(set(root.flags) | {f for v in where for f in v.flags if f in CUTOFF_VALUES})
+    shown = ", ".join(v.path for v in where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+    rule = catalogue.get("CORE_ANALYSIS_INCOMPLETE")
+    root.findings.append(FindingOut(rule_id=rule.id, title=rule.title, severity=rule.severity,
+                                    evidence=truncate(f"stopped early in {shown}"), location=truncate(root.path, 120)))
 
 
 def _verdict(node: Node, own: NodeScore, children: list[Verdict], scorer: Scorer, policy: Policy,

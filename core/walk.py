@@ -52,7 +52,7 @@ def _run_extractors(sample: Sample, file_type: FileType, ctx: Context, out: Extr
 def _sniff(ctx: Context, out: ExtractorResult, parent: Sample, skipped: list[Sample], limit: str) -> None:
     """Items a limit keeps out of the walk are still looked at cheaply (name, magic bytes)."""
     for child in skipped:
-        ctx.overflow(out, parent, child.name, child.data[:4096], limit)
+        ctx.overflow(out, parent, child.name, child.data, limit)
 
 
 def _finish_flags(out: ExtractorResult) -> None:
