@@ -122,6 +122,8 @@ def _features_command(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     data = read_input(path, limits := limits_from_args(args)) if path.is_file() else f"{path}: no such file"
+    if isinstance(data, tuple):
+        data = data[0]  # over max_bytes: the engine refuses it, as a scan would
     if isinstance(data, str):
         print(f"maldoc: {data}", file=sys.stderr)
         return EXIT_USAGE

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from maldoc.extractor import Options
+from maldoc.hashing import hashes
 from maldoc.limits import Limits
 from maldoc.policy import Policy
 from maldoc.scoring import Scorer, build_verdict
@@ -36,7 +37,9 @@ from maldoc.walk import analyze, failed_node
 __all__ = ["Engine", "QueueFull", "analyze", "failed_node"]
 
 K = TypeVar("K")
-Loader = Callable[[], "bytes | str"]  # the input's bytes, or a one-line reason it could not be read
+# The input's bytes; or (bytes, hashes of the whole input) when the bytes are only its first part
+# (an input over max_bytes, hashed from disk); or a one-line reason it could not be read.
+Loader = Callable[[], "bytes | tuple[bytes, dict[str, str]] | str"]
 WARM_UP = (b"warm-up\n", "warm-up.txt")  # any non-empty input loads the extractors in a worker
 
 
@@ -133,11 +136,15 @@ class Engine:
         self.close()
 
     # -- one input ----------------------------------------------------------------------------
-    def analyze(self, data: bytes, name: str = "", *, options: Options | None = None) -> Node:
+    def analyze(self, data: bytes, name: str = "", *, options: Options | None = None,
+                digests: dict[str, str] | None = None) -> Node:
         opts = options or self.options
         if self.in_process:
-            return analyze(data, name, limits=self.limits, options=opts)
-        return self.pool.submit(data, name, opts).result()
+            node = analyze(data, name, limits=self.limits, options=opts)
+        else:
+            node = self.pool.submit(data, name, opts).result()
+        node.hashes = digests or hashes(data)
+        return node
 
     def verdict(self, node: Node, *, options: Options | None = None) -> Verdict:
         opts = options or self.options
@@ -155,9 +162,13 @@ class Engine:
         try:
             if self.in_process:
                 for key, load in items:
-                    data = load()
-                    yield key, (Unreadable(data) if isinstance(data, str) else
-                                analyze(data, _name(key), limits=self.limits, options=self.options))
+                    data, digests = _loaded(load())
+                    if isinstance(data, str):
+                        yield key, Unreadable(data)
+                    else:
+                        node = analyze(data, _name(key), limits=self.limits, options=self.options)
+                        node.hashes = digests
+                        yield key, node
                     if bar:
                         bar.advance()
                 return
@@ -172,15 +183,20 @@ class Engine:
                         exhausted = True
                         break
                     key, load = nxt
-                    data = load()
+                    data, digests = _loaded(load())
                     if isinstance(data, str):
-                        pending.append((key, Unreadable(data)))
+                        pending.append((key, Unreadable(data), None))
                     else:
-                        pending.append((key, self.pool.submit(data, _name(key))))
+                        pending.append((key, self.pool.submit(data, _name(key)), digests))
                 if not pending:
                     break
-                key, job = pending.popleft()
-                yield key, (job if isinstance(job, Unreadable) else job.result())
+                key, job, digests = pending.popleft()
+                if isinstance(job, Unreadable):
+                    yield key, job
+                else:
+                    node = job.result()
+                    node.hashes = digests
+                    yield key, node
                 if bar:
                     bar.advance()
         finally:
@@ -234,17 +250,22 @@ class Engine:
     async def verdict_async(self, node: Node, scorer: Scorer | None = None,
                             options: Options | None = None) -> Verdict:
         """Score off the event loop, in one dedicated thread (one LightGBM call per file, no lock needed)."""
-        if self._scoring is None:
-            self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maldoc-score")
         opts = options or self.options
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._scoring, lambda: build_verdict(
+        return await loop.run_in_executor(self._scorer_thread(), lambda: build_verdict(
             node, scorer or self.scorer, keep_macros=opts.keep_macros, policy=self.policy))
 
     async def scan_async(self, data: bytes, name: str, *, options: Options | None = None,
                          scorer: Scorer | None = None) -> tuple[Verdict, Node]:
         node = await self.analyze_async(data, name, options)
+        if node.hashes is None:
+            node.hashes = await asyncio.get_running_loop().run_in_executor(self._scorer_thread(), hashes, data)
         return await self.verdict_async(node, scorer, options), node
+
+    def _scorer_thread(self) -> ThreadPoolExecutor:
+        if self._scoring is None:
+            self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maldoc-score")
+        return self._scoring
 
     async def warm_up_async(self) -> None:
         if self.in_process:
@@ -256,6 +277,14 @@ class Engine:
         self.inflight -= 1
         self.inflight_bytes -= size
         self._avg_s = 0.9 * self._avg_s + 0.1 * (time.perf_counter() - started)
+
+
+def _loaded(value) -> tuple[bytes | str, dict[str, str] | None]:
+    if isinstance(value, tuple):
+        return value[0], value[1]
+    if isinstance(value, str):
+        return value, None
+    return value, hashes(value)
 
 
 def _name(key) -> str:

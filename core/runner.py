@@ -7,6 +7,7 @@ from pathlib import Path
 
 from maldoc.engine import Engine, Unreadable
 from maldoc.extractor import Options
+from maldoc.hashing import hash_file
 from maldoc.limits import Limits
 from maldoc.policy import Policy
 from maldoc.scoring import Scorer
@@ -14,13 +15,14 @@ from maldoc.types import Node
 from maldoc.verdict import Verdict
 
 
-def read_input(path: Path, limits: Limits) -> bytes | str:
-    """The file's bytes, or a one-line reason it could not be read."""
+def read_input(path: Path, limits: Limits) -> bytes | tuple[bytes, dict[str, str]] | str:
+    """The file's bytes; for a file over max_bytes its first max_bytes + 1 bytes (enough for the
+    engine to refuse it) with the hashes of the whole file, streamed; or why it could not be read."""
     try:
         if path.stat().st_size > limits.max_bytes:
-            # One byte past the limit is enough for the engine to refuse it; never load it all.
             with path.open("rb") as handle:
-                return handle.read(limits.max_bytes + 1)
+                head = handle.read(limits.max_bytes + 1)
+            return head, hash_file(path)
         return path.read_bytes()
     except PermissionError:
         return f"{path}: permission denied"

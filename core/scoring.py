@@ -83,6 +83,9 @@ def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False, poli
         cut[id(sub)] = cut_off(sub) or any(cut.pop(id(c)) for c in sub.children)
         built[id(sub)] = _verdict(sub, own, children, scorer, policy, keep_macros, cut[id(sub)])
     root = built[id(node)]
+    if node.hashes:
+        root.hashes = dict(node.hashes)
+        root.sha256 = node.hashes.get("sha256", root.sha256)
     if cut[id(node)]:
         _carry_up(root)
     return root

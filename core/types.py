@@ -204,6 +204,7 @@ class Node:
     children: list[Node] = field(default_factory=list)
     elapsed_ms: float = 0.0
     data: bytes | None = None  # kept only for embedded items when extraction was asked for
+    hashes: dict[str, str] | None = None  # the input's md5/sha1/sha256/tlsh (top-level node only)
 
     @property
     def display_path(self) -> str:

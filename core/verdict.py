@@ -53,6 +53,8 @@ class Verdict(BaseModel):
     path: str = Field(description="container path, outermost first: mail.eml > invoice.zip > a.docm")
     name: str = ""
     sha256: str
+    hashes: dict[str, str] = Field(
+        default={}, description="top-level input only: md5, sha1, sha256 and tlsh (similarity), over the whole input")
     size: int
     file_type: str
     label: Label

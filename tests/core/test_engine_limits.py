@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from maldoc import scan
 from maldoc.engine import analyze
 from maldoc.extractor import Options
 from maldoc.limits import Limits
-from maldoc.scan import scan
 from maldoc.scoring import RuleScorer
 from maldoc.types import FileType, Flag
 from maldoc.verdict import Label

@@ -14,8 +14,8 @@ import lightgbm
 import numpy as np
 import pytest
 
+from maldoc import scan
 from maldoc.model import BundleError, ModelBundle, default_bundle_path, load_scorer
-from maldoc.scan import scan
 from maldoc.schema import SCHEMA
 
 

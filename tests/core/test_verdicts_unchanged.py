@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from maldoc import scan
 from maldoc.demo import demo_folder
 from maldoc.model import load_scorer
-from maldoc.scan import scan
 from maldoc.training.corpus import Corpus
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "verdicts.json"

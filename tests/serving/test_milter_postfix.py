@@ -181,7 +181,7 @@ def send(port: int, raw: bytes) -> str:
 
 def expected_verdicts(sent: dict[str, bytes]) -> dict[str, tuple[str, float]]:
     """What the engine says, in this process, for the same messages the milter sees."""
-    from maldoc.scan import scan
+    from maldoc import scan
     from maldoc.scoring import RuleScorer
 
     out = {}

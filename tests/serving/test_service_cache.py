@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from maldoc import scan
 from maldoc.extractor import Options
 from maldoc.limits import Limits
-from maldoc.scan import scan
 from maldoc.scoring import RuleScorer
 from maldoc.serving.cache import LRUCache, RedisCache, build_cache, cache_key
 
