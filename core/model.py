@@ -115,14 +115,17 @@ class ModelBundle:
         return scored.score, scored.reasons
 
     def reasons(self, row: np.ndarray, contrib: np.ndarray, top: int = TOP_REASONS) -> list[Reason]:
-        """Top positive contributions; `row` and `contrib` are in the bundle's own column order."""
+        """Top positive contributions; `row` and `contrib` are in the bundle's own column order.
+
+        Only what a person can act on: a missing or zero value (a rule that did not fire, "not a
+        PDF", a count of none) is never a reason, whatever its contribution to the model."""
         names = self.feature_names
         out = []
         for i in np.argsort(-contrib):
             if contrib[i] <= 0 or len(out) >= top:
                 break
-            if math.isnan(row[i]):
-                continue  # "this extractor never ran" is no reason a person can act on
+            if math.isnan(row[i]) or row[i] == 0:
+                continue
             name = names[i]
             out.append(Reason(feature=name, title=describe(name, float(row[i])), value=float(row[i]),
                               contribution=round(float(contrib[i]), 4)))
@@ -199,6 +202,8 @@ def describe(feature: str, value: float) -> str:
             return feature
     if feature.startswith("flag."):
         return f"analysis flag: {feature[5:]}"
+    if feature == "tree.rule_score":
+        return f"the findings' combined weight = {round(value, 3)}"
     if feature.startswith(("file.type.", "tree.type.")):
         kind = "is" if feature.startswith("file.") else "contains"
         return f"{kind} {feature.rsplit('.', 1)[1]}" if value else f"not {feature.rsplit('.', 1)[1]}"

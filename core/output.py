@@ -46,8 +46,9 @@ def emit(results, args, errors: list[str], scorer) -> int:
 
 
 def _reasons(v: Verdict, n: int = 3) -> str:
-    titles = [r.title for r in v.reasons[:n]]
-    if not titles and v.errors:
+    """The top reasons: findings first, with the evidence of the first; a refusal says why."""
+    titles = [f"{r.title} ({r.evidence})" if i == 0 and r.evidence else r.title for i, r in enumerate(v.reasons[:n])]
+    if not titles and v.label is not Label.CLEAN and v.errors:
         titles = v.errors[:1]
     return "; ".join(titles)
 

@@ -91,6 +91,29 @@ def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False, poli
     return root
 
 
+# Descriptive values that are no reason on their own: shown only when a finding makes them odd.
+_CONTEXT_ONLY = ("file.size_log2", "file.entropy", "tree.nodes", "tree.max_depth")
+
+
+def _readable(model: list[Reason], findings: list[FindingOut], children: list[Verdict], path: str) -> list[Reason]:
+    """A verdict's reasons: the findings that fired in its tree first (title, evidence, where),
+    ordered by what they contributed, then the model's strongest other contributions."""
+    weight = {r.feature: r.contribution for r in model}
+    fired: dict[str, Reason] = {}
+    subtree = [(f, path) for f in findings] + [(f, v.path) for c in children for v in c.walk() for f in v.findings]
+    for f, where in subtree:
+        rule = catalogue.get(f.rule_id)
+        key = f"rule.{f.rule_id}"
+        if key in fired or (rule.weight <= 0 and key not in weight):
+            continue
+        fired[key] = Reason(feature=key, title=rule.title, contribution=round(weight.get(key, rule.weight), 4),
+                            evidence=f.evidence, location=f.location or where)
+    ordered = sorted(fired.values(), key=lambda r: -r.contribution)
+    others = [r for r in model if r.feature not in fired and not r.feature.startswith("rule.")
+              and (r.feature not in _CONTEXT_ONLY or fired)]
+    return (ordered + others)[:8]
+
+
 def _carry_up(root: Verdict) -> None:
     """A walk cut short anywhere is said at the top: its flags, and one finding naming where."""
     where = [v for v in root.walk() if set(v.flags) & CUTOFF_VALUES]
@@ -112,13 +135,14 @@ def _verdict(node: Node, own: NodeScore, children: list[Verdict], scorer: Scorer
             macros.append(MacroOut(kind=m.kind, name=m.name, code=m.code[:MACRO_CHARS],
                                    truncated=len(m.code) > MACRO_CHARS))
     t, s = policy.thresholds(scorer.threshold, scorer.suspicious_threshold)
+    findings = [FindingOut.from_finding(f) for f in node.result.findings]
+    reasons = _readable(own.reasons, findings, children, node.display_path) if own_score >= s else []
     return Verdict(
         path=node.display_path, name=node.name, sha256=node.sha256, size=node.size,
         file_type=node.file_type.value,
         label=policy.label(score, node, scorer.threshold, scorer.suspicious_threshold, cutoff=cutoff),
         score=score, own_score=own_score, threshold=t, suspicious_threshold=s,
-        model_version=scorer.version, reasons=own.reasons, model_predates=own.unseen,
-        findings=[FindingOut.from_finding(f) for f in node.result.findings],
+        model_version=scorer.version, reasons=reasons, model_predates=own.unseen, findings=findings,
         flags=sorted(f.value for f in node.result.flags), errors=node.result.errors, urls=urls,
         macros=macros, children=children, elapsed_ms=round(node.elapsed_ms, 2),
     )

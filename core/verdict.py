@@ -19,12 +19,14 @@ class Label(StrEnum):
 
 
 class Reason(BaseModel):
-    """Why the score is what it is: a feature or finding and how much it pushed the score."""
+    """Why the score is what it is: a finding that fired, or a feature, and how much it pushed the score."""
 
-    feature: str
+    feature: str = Field(description="`rule.<ID>` for a finding, else the feature's name")
     title: str
     value: float | None = None
     contribution: float = Field(description="log-odds contribution (model) or rule weight (rules)")
+    evidence: str = ""  # findings: what was seen
+    location: str = ""  # findings: where in the tree
 
 
 class FindingOut(BaseModel):
