@@ -3,7 +3,7 @@
 Exit codes (documented in the README and `maldoc --help`):
   0  scanned, no malicious verdict
   1  scanned, at least one malicious verdict
-  2  usage error, or none of the inputs could be read
+  2  usage error, or an input could not be read at all (it still gets a record)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from maldoc import __version__
 from maldoc.limits import Limits
 
-EXIT_CLEAN, EXIT_MALICIOUS, EXIT_USAGE = 0, 1, 2
+EXIT_CLEAN, EXIT_MALICIOUS, EXIT_USAGE = 0, 1, 2  # 2 also: an input could not be read at all
 MAX_FILES = 1_000_000  # a folder walk stops here rather than exhausting memory on a runaway tree
 
 # Subsystems add their own commands: module -> what to install when its extra is missing.
@@ -33,8 +33,9 @@ SUBCOMMANDS = {
 }
 
 EPILOG = """exit codes: 0 no malicious verdict, 1 at least one malicious verdict,
-2 usage error or nothing could be read. A file that cannot be parsed is a verdict
-labelled 'error', not a failure of the command."""
+2 usage error, or an input could not be read at all (missing, permission denied; it still
+gets a record). A file that cannot be parsed is a verdict labelled 'error', not a failure
+of the command. MALDOC_MODEL names the model bundle when --model is not given."""
 
 
 class UsageError(Exception):
@@ -62,8 +63,10 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
 
 
 def load_model(spec: str | None):
+    """The bundle named by --model, else by $MALDOC_MODEL (every command honours it), else the default."""
     from maldoc.model import BundleError, load_scorer
 
+    spec = spec or os.environ.get("MALDOC_MODEL") or None
     try:
         return load_scorer(spec)
     except BundleError as exc:
@@ -72,11 +75,14 @@ def load_model(spec: str | None):
 
 # -- input discovery --------------------------------------------------------------------------
 def iter_inputs(paths: list[str], errors: list[str]) -> Iterator[Path]:
-    """Files named on the command line, and every file below named folders (sorted, recursive)."""
+    """Files named on the command line (`-`: standard input), and every file below named folders
+    (sorted, recursive). A name that does not exist is yielded too: it becomes an unreadable record."""
     count = 0
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if raw == "-":
+            yield path
+        elif path.is_dir():
             for root, dirs, files in os.walk(path, onerror=lambda e: errors.append(f"{e.filename}: {e.strerror}")):
                 dirs.sort()
                 for name in sorted(files):
@@ -85,11 +91,9 @@ def iter_inputs(paths: list[str], errors: list[str]) -> Iterator[Path]:
                         errors.append(f"stopped after {MAX_FILES} files")
                         return
                     yield Path(root) / name
-        elif path.exists():
+        else:
             count += 1
             yield path
-        else:
-            errors.append(f"{raw}: no such file or directory")
 
 
 # -- scan -------------------------------------------------------------------------------------
@@ -102,16 +106,28 @@ def _scan_command(args: argparse.Namespace) -> int:
     options = Options(passwords=tuple(args.password or ()), keep_macros=bool(args.show_macros or args.extract),
                       keep_children=bool(args.extract))
     errors: list[str] = []
-    files = iter_inputs(args.paths, errors)
+    files = list(iter_inputs(args.paths, errors))
+    if not files and not errors:
+        raise UsageError(f"no input files in {' '.join(args.paths)}")
     show_progress = not args.no_progress and sys.stderr.isatty()
     results = scan_files(files, scorer=scorer, limits=limits, options=options, jobs=args.jobs,
-                         progress=show_progress, errors=errors)
+                         progress=show_progress)
     from maldoc import output
 
     exit_code = output.emit(results, args, errors, scorer)
     for line in errors:
         print(f"maldoc: {line}", file=sys.stderr)
     return exit_code
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (in-process) or a positive number of worker processes")
+    return value
 
 
 def _features_command(args: argparse.Namespace) -> int:
@@ -163,13 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", help="scan files, folders, .eml files and ZIPs", epilog=EPILOG,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    scan.add_argument("paths", nargs="+", metavar="PATH")
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (recursive), or - for standard input")
     out = scan.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON document with every verdict")
     out.add_argument("--jsonl", action="store_true", help="one JSON object per input file")
     scan.add_argument("--password", action="append", metavar="PW",
                       help="password to try on encrypted archives and documents (repeatable)")
-    scan.add_argument("--jobs", type=int, default=None, metavar="N",
+    scan.add_argument("--jobs", type=_jobs, default=None, metavar="N",
                       help="worker processes (default: all cores; 0 scans in-process, without hard timeouts)")
     scan.add_argument("--extract", metavar="DIR", help="write embedded objects and macro source into DIR")
     scan.add_argument("--show-macros", action="store_true", help="print recovered macro source (capped)")

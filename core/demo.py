@@ -10,7 +10,7 @@ from pathlib import Path
 from maldoc.extractor import Options
 from maldoc.limits import Limits
 from maldoc.runner import scan_files
-from maldoc.verdict import Label
+from maldoc.verdict import Label, Verdict
 
 
 def demo_folder() -> Path:
@@ -68,6 +68,9 @@ def run_demo(folder: str | None, scorer) -> int:
                          progress=sys.stderr.isatty())
     for path, verdict, _node in results:
         item = labels[path]
+        if not isinstance(verdict, Verdict):  # unreadable: say so, count it as a disagreement
+            table.add_row(item.label, "[bold red]unreadable[/]", "-", "-", path.name, verdict.reason)
+            continue
         flagged = verdict.label in (Label.MALICIOUS, Label.SUSPICIOUS)
         ok = flagged == (item.label == "malicious")
         agree += ok

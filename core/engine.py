@@ -162,7 +162,7 @@ class Engine:
         try:
             if self.in_process:
                 for key, load in items:
-                    data, digests = _loaded(load())
+                    data, digests = _loaded(_call(load))
                     if isinstance(data, str):
                         yield key, Unreadable(data)
                     else:
@@ -183,7 +183,7 @@ class Engine:
                         exhausted = True
                         break
                     key, load = nxt
-                    data, digests = _loaded(load())
+                    data, digests = _loaded(_call(load))
                     if isinstance(data, str):
                         pending.append((key, Unreadable(data), None))
                     else:
@@ -277,6 +277,13 @@ class Engine:
         self.inflight -= 1
         self.inflight_bytes -= size
         self._avg_s = 0.9 * self._avg_s + 0.1 * (time.perf_counter() - started)
+
+
+def _call(load: Loader):
+    try:
+        return load()
+    except OSError as exc:  # a loader that raises (Path.read_bytes) is an unreadable input, not a crash
+        return f"{getattr(exc, 'filename', None) or 'input'}: {exc.strerror or type(exc).__name__}"
 
 
 def _loaded(value) -> tuple[bytes | str, dict[str, str] | None]:

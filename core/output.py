@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 from maldoc import __version__
@@ -16,33 +17,55 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def emit(results, args, errors: list[str], scorer) -> int:
-    """Print every result in the chosen format; return the exit code."""
+    """Print a record per input in the chosen format, then a one-line summary on stderr; return the
+    exit code (2 when any input could not be read at all, else 1 when any verdict is malicious)."""
     from maldoc.cli import EXIT_CLEAN, EXIT_MALICIOUS, EXIT_USAGE
+    from maldoc.engine import Unreadable
+    from maldoc.record import Document, Record, Summary
 
-    seen = 0
-    malicious = False
+    started = time.perf_counter()
+    labels: Counter[str] = Counter()
+    unreadable = 0
     table_rows: list[Verdict] = []
-    collected: list[dict] = []
+    records: list[Record] = []
+    problems = [Record(input=line.split(": ", 1)[0], status="unreadable", reason=line) for line in errors]
     for path, verdict, node in results:
-        seen += 1
-        malicious |= verdict.label is Label.MALICIOUS
-        if args.extract:
-            extract(node, verdict, Path(args.extract))
-        if args.jsonl:
-            print(json.dumps({**verdict.summary(), "path": str(path)}), flush=True)
-        elif args.json:
-            collected.append({**verdict.model_dump(mode="json"), "path": str(path)})
+        shown = "-" if str(path) == "-" else str(path)
+        if isinstance(verdict, Unreadable):
+            unreadable += 1
+            record = Record(input=shown, status="unreadable", reason=verdict.reason)
+            print(f"maldoc: {verdict.reason}", file=sys.stderr)
         else:
-            table_rows.append(verdict.model_copy(update={"path": str(path)}))
+            labels[verdict.label.value] += 1
+            if args.extract:
+                extract(node, verdict, Path(args.extract))
+            record = Record(input=shown, status="scanned", verdict=verdict)
+            if not (args.json or args.jsonl):
+                table_rows.append(verdict.model_copy(update={"path": shown}))
+        if args.jsonl:
+            print(record.model_dump_json(by_alias=True), flush=True)
+        elif args.json:
+            records.append(record)
+    for record in problems:
+        unreadable += 1
+        if args.jsonl:
+            print(record.model_dump_json(by_alias=True), flush=True)
+        records.append(record)
+    summary = Summary(inputs=sum(labels.values()) + unreadable, unreadable=unreadable, labels=dict(labels),
+                      seconds=round(time.perf_counter() - started, 3))
     if args.json:
-        print(json.dumps({"maldoc": __version__, "model": scorer.version, "results": collected}, indent=2))
+        doc = Document(maldoc=__version__, model=scorer.version, records=records, summary=summary)
+        print(doc.model_dump_json(by_alias=True, indent=2))
     elif not args.jsonl and table_rows:
         print_table(table_rows, show_all=args.all)
         if args.show_macros:
             print_macros(table_rows)
-    if seen == 0 and errors:
+    counts = ", ".join(f"{labels[k]} {k}" for k in ("malicious", "suspicious", "clean", "error") if labels[k])
+    print(f"maldoc: {summary.inputs} input{'s' if summary.inputs != 1 else ''}: {counts or 'none scanned'}"
+          f"{f'; {unreadable} unreadable' if unreadable else ''}; {summary.seconds:.1f} s", file=sys.stderr)
+    if unreadable:
         return EXIT_USAGE
-    return EXIT_MALICIOUS if malicious else EXIT_CLEAN
+    return EXIT_MALICIOUS if labels["malicious"] else EXIT_CLEAN
 
 
 def _reasons(v: Verdict, n: int = 3) -> str:

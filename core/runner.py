@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -32,16 +33,44 @@ def read_input(path: Path, limits: Limits) -> bytes | tuple[bytes, dict[str, str
         return f"{path}: {exc.strerror or exc}"
 
 
+STDIN = Path("-")
+
+
+def read_stdin(limits: Limits, stream=None) -> bytes | tuple[bytes, dict[str, str]]:
+    """Standard input, hashed whole while its first max_bytes + 1 bytes are kept."""
+    import hashlib
+
+    from maldoc.hashing import CHUNK
+
+    stream = stream or sys.stdin.buffer
+    kept = bytearray()
+    digests = {"md5": hashlib.md5(usedforsecurity=False), "sha1": hashlib.sha1(usedforsecurity=False),
+               "sha256": hashlib.sha256()}
+    over = False
+    while chunk := stream.read(CHUNK):
+        for h in digests.values():
+            h.update(chunk)
+        room = limits.max_bytes + 1 - len(kept)
+        if room > 0:
+            kept += chunk[:room]
+        over |= len(chunk) > room
+    data = bytes(kept)
+    if not over:
+        return data
+    return data, {name: h.hexdigest() for name, h in digests.items()}
+
+
+def _load(path: Path, limits: Limits):
+    return read_stdin(limits) if path == STDIN else read_input(path, limits)
+
+
 def scan_files(paths: Iterable[Path], *, scorer: Scorer, limits: Limits, options: Options,
-               jobs: int | None = None, progress: bool = False, errors: list[str] | None = None,
-               policy: Policy | None = None) -> Iterator[tuple[Path, Verdict, Node]]:
-    """Yield (path, verdict, node) per readable file, in input order. Unreadable ones go to `errors`."""
-    errors = errors if errors is not None else []
+               jobs: int | None = None, progress: bool = False, policy: Policy | None = None,
+               ) -> Iterator[tuple[Path, Verdict | Unreadable, Node | None]]:
+    """Yield (path, verdict, node) per input, in input order; an unreadable one as (path, Unreadable, None).
+
+    `Path("-")` is standard input."""
     files = list(paths)
-    items = ((path, lambda p=path: read_input(p, limits)) for path in files)
+    items = ((path, lambda p=path: _load(p, limits)) for path in files)
     with Engine(limits=limits, options=options, scorer=scorer, jobs=jobs, policy=policy) as engine:
-        for path, verdict, node in engine.scan_many(items, progress=progress, total=len(files)):
-            if isinstance(verdict, Unreadable):
-                errors.append(verdict.reason)
-                continue
-            yield path, verdict, node
+        yield from engine.scan_many(items, progress=progress, total=len(files))
