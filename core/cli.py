@@ -104,7 +104,7 @@ def _scan_command(args: argparse.Namespace) -> int:
     limits = limits_from_args(args)
     scorer = load_model(args.model)
     options = Options(passwords=tuple(args.password or ()), keep_macros=bool(args.show_macros or args.extract),
-                      keep_children=bool(args.extract))
+                      keep_children=bool(args.extract), yara_dir=yara_dir(args))
     errors: list[str] = []
     files = list(iter_inputs(args.paths, errors))
     if not files and not errors:
@@ -118,6 +118,19 @@ def _scan_command(args: argparse.Namespace) -> int:
     for line in errors:
         print(f"maldoc: {line}", file=sys.stderr)
     return exit_code
+
+
+def yara_dir(args: argparse.Namespace) -> str:
+    """--yara DIR, else $MALDOC_YARA_DIR; compiled here so that a bad rule stops the command at once."""
+    folder = getattr(args, "yara", None) or os.environ.get("MALDOC_YARA_DIR") or ""
+    if folder:
+        from maldoc.yara_rules import YaraError, load
+
+        try:
+            load(folder)
+        except YaraError as exc:
+            raise UsageError(str(exc)) from None
+    return folder
 
 
 def _jobs(text: str) -> int:
@@ -191,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--show-macros", action="store_true", help="print recovered macro source (capped)")
     scan.add_argument("--model", metavar="BUNDLE", help="model bundle folder, or 'rules' for the rule scorer")
     scan.add_argument("--all", action="store_true", help="table: list clean embedded items too")
+    scan.add_argument("--yara", metavar="DIR", help="also run the YARA rules in DIR on every item (or MALDOC_YARA_DIR)")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_limit_arguments(scan)
     scan.set_defaults(func=_scan_command)
@@ -205,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the finding catalogue")
     rules.add_argument("--json", action="store_true")
     rules.set_defaults(func=_rules_command)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of one file, to forward")
+    report.add_argument("file")
+    report.add_argument("-o", "--output", required=True, metavar="HTML", help="the report file to write")
+    report.add_argument("--model", metavar="BUNDLE", help="model bundle folder, or 'rules'")
+    report.add_argument("--password", action="append", metavar="PW")
+    report.add_argument("--yara", metavar="DIR", help="also run the YARA rules in DIR (or MALDOC_YARA_DIR)")
+    add_limit_arguments(report)
+    report.set_defaults(func=_report_command)
 
     demo = sub.add_parser("demo", help="scan the bundled demo files and show each verdict next to its label")
     demo.add_argument("folder", nargs="?", default=None, help="a folder with a labels manifest")
@@ -227,6 +250,23 @@ def _register(sub, module: str, extra: str) -> None:
             return  # that subsystem is not part of this build
         raise
     mod.register(sub)
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    from maldoc.api import scan_file
+    from maldoc.extractor import Options
+    from maldoc.report_html import render
+
+    try:
+        verdict = scan_file(args.file, limits=limits_from_args(args), model=load_model(args.model),
+                            options=Options(passwords=tuple(args.password or ()), keep_macros=True,
+                                            yara_dir=yara_dir(args)))
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.output)
+    out.write_text(render(verdict), encoding="utf-8")
+    print(f"maldoc: {verdict.label.value} ({verdict.score:.3f}); report written to {out}", file=sys.stderr)
+    return EXIT_MALICIOUS if verdict.label.value == "malicious" else EXIT_CLEAN
 
 
 def _demo_command(args: argparse.Namespace) -> int:

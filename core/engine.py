@@ -67,6 +67,10 @@ class Engine:
         self.limits = limits or Limits()
         self.options = options or Options()
         self.policy = policy or Policy()
+        if self.options.yara_dir:  # compile now: a bad rule is an error at start-up, never mid-scan
+            from maldoc.yara_rules import load
+
+            load(self.options.yara_dir)
         self.jobs = jobs
         self._scorer = scorer
         self._max_tasks = max_tasks

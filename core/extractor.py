@@ -38,9 +38,15 @@ class Options:
     passwords: tuple[str, ...] = ()  # tried on encrypted archives and documents, after the defaults
     keep_macros: bool = False  # keep macro source in the result (analysts); never needed to score
     keep_children: bool = False  # keep embedded files' bytes on the nodes (`--extract`)
+    yara_dir: str = ""  # analysts' YARA rules, run on every node (`--yara`, MALDOC_YARA_DIR)
 
     def cache_key(self) -> str:
-        return f"pw={len(self.passwords)}:{','.join(sorted(self.passwords))}"
+        key = f"pw={len(self.passwords)}:{','.join(sorted(self.passwords))}"
+        if self.yara_dir:
+            from maldoc.yara_rules import load
+
+            key += f":yara={load(self.yara_dir).digest}"
+        return key
 
 
 @dataclass(slots=True)
@@ -107,6 +113,7 @@ class Extractor:
     file_types: ClassVar[frozenset[FileType]] = frozenset()  # empty: runs on every type
     features: ClassVar[tuple[str, ...]] = ()  # feature names without the "name." prefix
     rules: ClassVar[tuple[str, ...]] = ()  # rule ids it may add
+    rule_prefix: ClassVar[str] = ""  # rule ids registered at run time under this prefix (YARA)
     order: ClassVar[int] = 50  # lower first; analysers of what others collected use > 50
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -178,6 +185,7 @@ class Registry:
         }
         self.allowed_rules: dict[str, frozenset[str]] = {
             e.name: frozenset(e.rules) | FRAMEWORK_RULES for e in self.extractors}
+        self.rule_prefixes: dict[str, str] = {e.name: e.rule_prefix for e in self.extractors}
 
     def for_type(self, file_type: FileType) -> list[Extractor]:
         return self._by_type.get(file_type, self._by_type[FileType.UNKNOWN])

@@ -37,10 +37,14 @@ def _run_extractors(sample: Sample, file_type: FileType, ctx: Context, out: Extr
             out.flag(Flag.PARSE_ERROR, f"{ext.name}: structure nested too deeply")
         except Exception as exc:  # the type only: library messages quote the input they choke on
             out.flag(Flag.PARSE_ERROR, f"{ext.name}: parser failed ({type(exc).__name__})")
-        allowed = reg.allowed_rules[ext.name]
-        stray = [f for f in out.findings[before:] if f.rule_id not in allowed]
+        allowed, prefix = reg.allowed_rules[ext.name], reg.rule_prefixes[ext.name]
+
+        def ok(f, allowed=allowed, prefix=prefix) -> bool:
+            return f.rule_id in allowed or bool(prefix and f.rule_id.startswith(prefix))
+
+        stray = [f for f in out.findings[before:] if not ok(f)]
         if stray:  # a programming error: keep the scan going, make it loud in the result
-            out.findings[before:] = [f for f in out.findings[before:] if f.rule_id in allowed]
+            out.findings[before:] = [f for f in out.findings[before:] if ok(f)]
             out.errors.append(f"{ext.name}: undeclared rules {sorted({f.rule_id for f in stray})}")
         out.features.own(None)
     rejected = out.features.rejected
