@@ -100,39 +100,46 @@ def outcome_from_json(doc: object) -> Outcome:
 
 
 class InProcessScanner:
-    """Analysis in a `ScanPool` worker (hard timeout, crash isolation), scoring in this process."""
+    """The engine's worker pool (hard timeout, crash isolation), scoring in this process."""
 
-    def __init__(self, scorer, limits: Limits, jobs: int | None = None, pool=None) -> None:
-        from maldoc.pool import ScanPool
+    def __init__(self, scorer, limits: Limits, jobs: int | None = None, pool=None, engine=None) -> None:
+        from maldoc.engine import Engine
 
-        self.scorer = scorer
         self.limits = limits
-        self.pool = pool if pool is not None else ScanPool(jobs, limits=limits)
+        self.engine = engine or Engine(limits=limits, scorer=scorer, jobs=jobs)
+        if pool is not None:  # tests hand in a pool with their own task
+            self.engine._pool = pool
         self._score_lock = threading.Lock()  # one scorer shared by libmilter's per-connection threads
+
+    @property
+    def scorer(self):
+        return self.engine.scorer
+
+    @property
+    def pool(self):
+        return self.engine.pool
 
     def warm_up(self) -> None:
         """Start the workers now, from the main thread: before libmilter blocks signals in its
         threads (a worker forked later would inherit that mask), and load the extractors in them
-        (any non-empty input does) so the first message does not wait for that."""
-        self.pool.submit(b"warm-up\n", "warm-up.txt").result(timeout=120)
+        so the first message does not wait for that."""
+        self.engine.warm_up()
 
     def scan(self, raw: bytes) -> Outcome:
-        from maldoc.scoring import build_verdict
-
-        future = self.pool.submit(raw, MESSAGE_NAME)
+        future = self.engine.pool.submit(raw, MESSAGE_NAME)
         try:
             node = future.result(timeout=self.limits.timeout_s + GRACE_S)
             with self._score_lock:
-                verdict = build_verdict(node, self.scorer)
+                verdict = self.engine.verdict(node)
         except cf.TimeoutError:
             future.cancel()  # stop the scan in its worker too, not only the wait for it
             return Outcome(label="error", error=f"scan did not finish within {self.limits.timeout_s:g} s")
-        except Exception as exc:  # any failure is one message's error, never the milter's
-            return Outcome(label="error", error=clean_text(f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # any failure is one message's error, never the milter's; the type only
+            return Outcome(label="error", error=clean_text(f"scan failed ({type(exc).__name__})"))
         return outcome_from_verdict(verdict)
 
     def close(self) -> None:
-        self.pool.terminate()
+        self.engine.close()
 
 
 class RestScanner:

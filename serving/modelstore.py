@@ -13,10 +13,10 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from maldoc.engine import analyze
+from maldoc.engine import Engine
 from maldoc.model import ModelBundle, load_scorer
 from maldoc.schema import SCHEMA
-from maldoc.scoring import Scorer, build_verdict
+from maldoc.scoring import Scorer
 
 # Inert probes: no file is read, nothing is written. Enough to run detection, the extractors,
 # vectorize() and the scorer end to end.
@@ -39,9 +39,10 @@ def self_check(scorer: Scorer) -> None:
         raise SelfCheckError(f"thresholds out of order: suspicious={s}, malicious={t}")
     if not str(scorer.version):
         raise SelfCheckError("model has no version")
+    engine = Engine(jobs=0, scorer=scorer)
     for data, name in _PROBES:
         try:
-            verdict = build_verdict(analyze(data, name), scorer)
+            verdict = engine.scan(data, name)
         except Exception as exc:
             raise SelfCheckError(f"probe {name}: {type(exc).__name__}: {exc}") from exc
         for v in verdict.walk():

@@ -7,8 +7,8 @@
     FeatureCache(cache_dir, key).lookup(shas) / .add(rows) / .save()
     FeatureTable.save(path) / FeatureTable.load(path) / .subset(idx) / .labelled() / .y
 
-Extraction runs through `maldoc.pool.ScanPool` (hard per-file timeouts, crash isolation) and
-`maldoc.schema.vectorize`, exactly as serving does. A table row holds the root file's vector
+Extraction runs through `maldoc.engine.Engine.analyze_many` (worker pool: hard per-file timeouts,
+crash isolation) and `maldoc.schema.tree_features`, exactly as serving does. A table row holds the root file's vector
 (what the model trains on) and the vectors of every analysed node below it (`sub_X`), because a
 verdict scores each embedded item too and takes the maximum (`maldoc.scoring.build_verdict`):
 evaluation reproduces that. Files whose analysis failed keep their row, flags and error lines.
@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,7 @@ import pandas as pd
 
 from maldoc.extractor import Options, registry
 from maldoc.limits import Limits
-from maldoc.schema import SCHEMA, vectorize
-from maldoc.scoring import RuleScorer
+from maldoc.schema import SCHEMA, tree_features, vectorize_values
 from maldoc.types import Node, sha256
 
 MAX_SUB_ROWS = 64  # descendant nodes kept per file for verdict-style scoring (first, depth first)
@@ -54,19 +52,19 @@ def cache_key(limits: Limits | None = None, options: Options | None = None) -> s
 
 def _node_rows(node: Node, sha: str) -> list[dict]:
     """One record per analysed node: index 0 is the file itself, the rest are descendants."""
-    score, _ = RuleScorer().score(node)
+    pairs = tree_features(node)  # every node's subtree aggregate, in one bottom-up pass
+    score = pairs[0][1]["tree.rule_score"]
     findings = sorted({f.rule_id for sub in node.walk() for f in sub.result.findings})
     flags = sorted({f.value for sub in node.walk() for f in sub.result.flags})
     errors = [e for sub in node.walk() for e in sub.result.errors][:5]
-    nodes = list(node.walk())
     info = {"sha256": sha, "file_type": node.file_type.value, "flags": ",".join(flags),
             "errors": " | ".join(errors)[:500], "findings": ",".join(findings), "rule_score": float(score),
-            "elapsed_ms": float(node.elapsed_ms), "n_nodes": len(nodes)}
+            "elapsed_ms": float(node.elapsed_ms), "n_nodes": len(pairs)}
     rows = []
-    for i, sub in enumerate(nodes[: MAX_SUB_ROWS + 1]):
+    for i, (_sub, values) in enumerate(pairs[: MAX_SUB_ROWS + 1]):
         rec = dict(info) if i == 0 else {"sha256": sha}
         rec["node"] = i
-        rec["vector"] = vectorize(sub)
+        rec["vector"] = vectorize_values(values)
         rows.append(rec)
     return rows
 
@@ -83,8 +81,7 @@ def _frame(records: list[dict]) -> pd.DataFrame:
 def extract_rows(items: Iterable, jobs: int | None = None, *, limits: Limits | None = None,
                  options: Options | None = None, progress: bool = False) -> pd.DataFrame:
     """Analyse each distinct file of `items` (anything with `.read()`); jobs=0 runs in-process."""
-    from maldoc.engine import analyze
-    from maldoc.pool import ScanPool
+    from maldoc.engine import Engine, Unreadable
 
     limits = limits or Limits()
     options = options or Options()
@@ -92,30 +89,14 @@ def extract_rows(items: Iterable, jobs: int | None = None, *, limits: Limits | N
     for item in items:
         todo.setdefault(_sha(item), item)
     records: list[dict] = []
-    bar = _Progress(len(todo), "extracting features") if progress and todo else None
-    try:
-        if jobs == 0:
-            for sha, item in todo.items():
-                records += _node_rows(analyze(item.read(), sha, limits=limits, options=options), sha)
-                if bar:
-                    bar.advance()
-        elif todo:
-            with ScanPool(jobs, limits=limits, options=options) as pool:
-                window = max(4, pool.jobs * 4)  # files in flight: workers stay busy, memory stays bounded
-                queue, pending = iter(todo.items()), deque()
-                while True:
-                    while len(pending) < window and (nxt := next(queue, None)) is not None:
-                        sha, item = nxt
-                        pending.append((sha, pool.submit(item.read(), sha)))
-                    if not pending:
-                        break
-                    sha, future = pending.popleft()
-                    records += _node_rows(future.result(), sha)
-                    if bar:
-                        bar.advance()
-    finally:
-        if bar:
-            bar.stop()
+    if todo:
+        with Engine(limits=limits, options=options, jobs=jobs) as engine:
+            batch = ((sha, item.read) for sha, item in todo.items())
+            for sha, node in engine.analyze_many(batch, progress="extracting features" if progress else False,
+                                                 total=len(todo)):
+                if isinstance(node, Unreadable):
+                    continue  # the loader vouched for these files; a vanished one has no row
+                records += _node_rows(node, sha)
     return _frame(records)
 
 
@@ -291,24 +272,3 @@ def build_feature_table(items: Iterable, cache_dir: str | Path | None = None, jo
         np.zeros((0, len(SCHEMA)), np.float32)
     sub_owner = np.array([i for o in owner_list for i in o], dtype=np.int64)
     return FeatureTable(meta, X, SCHEMA.names, sub_X, sub_owner, SCHEMA.id)
-
-
-class _Progress:
-    """A rich progress bar on stderr."""
-
-    def __init__(self, total: int, what: str) -> None:
-        import sys
-
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-        self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(file=sys.stderr))
-        self._task = self._progress.add_task(what, total=total)
-        self._progress.start()
-
-    def advance(self) -> None:
-        self._progress.advance(self._task)
-
-    def stop(self) -> None:
-        self._progress.stop()
