@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "maldoc.training.cli": "maldoc[train]",
     "maldoc.pipeline.cli": "maldoc[pipeline]",
     "maldoc.serving.cli": "maldoc[serve]",
+    "maldoc.serving.gateway_cli": "maldoc[serve]",
     "maldoc.serving.milter": "maldoc[milter]",
 }
 
