@@ -1,7 +1,9 @@
 """The labelling policy: one place that turns a score and an analysis's state into a label.
 
 Shared by every face. The scorer supplies thresholds (the model's, or the rule scorer's); an
-operator may move them. Then:
+operator may move them. A finding of a catalogue rule marked `verdict = "malicious"` (an indicator
+whose meaning is unambiguous in mail, measured to fire on almost no benign file) lifts the score of
+every node holding it to the malicious threshold. Then:
   - score at or above the malicious threshold: `malicious`, whatever else happened;
   - a walk cut short (a limit, the time budget, a parse failure of a container) is never `clean`:
     it is at least `cutoff_label` (default `suspicious`; `malicious`, or `clean` for the old
@@ -44,6 +46,7 @@ class Policy:
     suspicious_threshold: float | None = None
     cutoff_label: CutoffLabel = CutoffLabel.SUSPICIOUS
     fail_mode: FailMode = FailMode.REPORT
+    certain_indicators: bool = True  # catalogue rules marked `verdict = "malicious"` decide the label alone
 
     def __post_init__(self) -> None:
         for value in (self.threshold, self.suspicious_threshold):

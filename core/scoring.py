@@ -78,10 +78,14 @@ def build_verdict(node: Node, scorer: Scorer, *, keep_macros: bool = False, poli
     scored = scorer.score_tree([values for _, values in pairs], reasons_from=suspicious)
     built: dict[int, Verdict] = {}
     cut: dict[int, bool] = {}
+    certain: dict[int, bool] = {}
     for (sub, _values), own in zip(reversed(pairs), reversed(scored), strict=True):  # children first
         children = [built.pop(id(c)) for c in sub.children]
         cut[id(sub)] = cut_off(sub) or any(cut.pop(id(c)) for c in sub.children)
-        built[id(sub)] = _verdict(sub, own, children, scorer, policy, keep_macros, cut[id(sub)])
+        certain[id(sub)] = any(catalogue.get(f.rule_id).verdict == "malicious" for f in sub.result.findings) \
+            or any(certain.pop(id(c)) for c in sub.children)
+        built[id(sub)] = _verdict(sub, own, children, scorer, policy, keep_macros, cut[id(sub)],
+                                  certain[id(sub)] and policy.certain_indicators)
     root = built[id(node)]
     if node.hashes:
         root.hashes = dict(node.hashes)
@@ -125,9 +129,11 @@ def _carry_up(root: Verdict) -> None:
 
 
 def _verdict(node: Node, own: NodeScore, children: list[Verdict], scorer: Scorer, policy: Policy,
-             keep_macros: bool, cutoff: bool) -> Verdict:
+             keep_macros: bool, cutoff: bool, certain: bool) -> Verdict:
     own_score = min(max(float(own.score), 0.0), 1.0)
     score = max([own_score, *(c.score for c in children)])
+    if certain:  # an indicator whose meaning is unambiguous decides: at least the malicious threshold
+        score = max(score, policy.thresholds(scorer.threshold, scorer.suspicious_threshold)[0])
     urls = list(dict.fromkeys(node.result.urls))[:MAX_URLS]
     macros = []
     if keep_macros:
@@ -136,7 +142,7 @@ def _verdict(node: Node, own: NodeScore, children: list[Verdict], scorer: Scorer
                                    truncated=len(m.code) > MACRO_CHARS))
     t, s = policy.thresholds(scorer.threshold, scorer.suspicious_threshold)
     findings = [FindingOut.from_finding(f) for f in node.result.findings]
-    reasons = _readable(own.reasons, findings, children, node.display_path) if own_score >= s else []
+    reasons = _readable(own.reasons, findings, children, node.display_path) if score >= s else []
     return Verdict(
         path=node.display_path, name=node.name, sha256=node.sha256, size=node.size,
         file_type=node.file_type.value,

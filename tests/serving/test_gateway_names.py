@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gateway_env import CLEAN_DOCX, MALICIOUS_DOCM
 
-from maldoc.scan import scan
+from maldoc import scan
 from maldoc.scoring import RuleScorer
 from maldoc.serving.gateway import detected, threat_name
 from maldoc.serving.schemas import ScanResponse
