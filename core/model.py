@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from maldoc import catalogue
+from maldoc.lgbm import FastBooster, LightGBMError
 from maldoc.schema import SCHEMA, Schema, node_features, vectorize_values
 from maldoc.types import Node
 from maldoc.verdict import Reason
@@ -38,7 +39,7 @@ class BundleError(RuntimeError):
 
 @dataclass
 class ModelBundle:
-    booster: object  # lightgbm.Booster
+    booster: object  # lightgbm.Booster (training) or maldoc.lgbm.FastBooster (loaded for scoring)
     meta: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -134,8 +135,6 @@ class ModelBundle:
     # -- persistence ----------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path | None = None, *, schema: Schema = SCHEMA) -> ModelBundle:
-        import lightgbm  # imported here: scanning with rules alone never needs it
-
         folder = Path(path) if path else default_bundle_path()
         meta_file, model_file = folder / "bundle.json", folder / "model.txt"
         if not meta_file.is_file() or not model_file.is_file():
@@ -147,7 +146,10 @@ class ModelBundle:
         text = model_file.read_bytes()
         if hashlib.sha256(text).hexdigest() != meta.get("model_sha256"):
             raise BundleError(f"{model_file}: sha256 does not match bundle.json; the bundle is corrupt or edited")
-        booster = lightgbm.Booster(model_str=text.decode())
+        try:  # the C API directly: scoring never pays for importing the lightgbm package
+            booster = FastBooster(text.decode())
+        except LightGBMError as exc:
+            raise BundleError(f"{model_file}: LightGBM cannot load it ({exc})") from None
         bundle = cls(booster=booster, meta=meta, path=folder)
         bundle._bind(schema, folder)
         return bundle

@@ -29,6 +29,9 @@ def _init_worker(max_memory_mb: int) -> None:
     import warnings
 
     warnings.simplefilter("ignore")  # library deprecation noise must not turn into task failures
+    from maldoc.extractor import registry
+
+    registry()  # import every extractor now, not inside the first file's time budget
     limit = max_memory_mb * MiB
     try:
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
