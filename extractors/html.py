@@ -23,6 +23,7 @@ from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import html_text
+from maldoc.extractors._web_embeds import emit_inline
 from maldoc.extractors.urls import find_urls
 from maldoc.filetype import TypeSpec
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
@@ -314,6 +315,7 @@ class HtmlExtractor(Extractor):
             out.add("HTML_SMUGGLING", _first(_BLOB_API, script), where)
         payloads = self._payloads(sample, runs, ctx, out)
         f["html.encoded_payloads"] = payloads
+        emit_inline(sample, text, ctx, out)  # active inline <svg> and data: pictures (QR codes), as children
         if not payloads and longest >= LARGE_BLOB:
             out.add("HTML_LARGE_ENCODED_BLOB", f"{longest} characters of base64", where)
 

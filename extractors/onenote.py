@@ -33,7 +33,8 @@ _UTF16_NAME = re.compile(
 # Extensions that may carry content of a given sniffed kind (a .cmd holds what sniffs as "bat").
 _FITS = {
     "bat": {".bat", ".cmd"}, "vbs": {".vbs", ".vbe"}, "js": {".js", ".jse"}, "ps1": {".ps1", ".psm1"},
-    "hta": {".hta", ".htm", ".html"}, "html": {".htm", ".html", ".hta", ".svg"}, "wsf": {".wsf", ".wsh"},
+    "hta": {".hta", ".htm", ".html"}, "html": {".htm", ".html", ".hta", ".svg"}, "svg": {".svg", ".html", ".htm"},
+    "wsf": {".wsf", ".wsh"},
     "exe": {".exe", ".scr", ".dll", ".com", ".pif", ".cpl", ".sys", ".ocx"}, "lnk": {".lnk"},
     "doc": {".doc", ".xls", ".ppt", ".msg", ".msi", ".dot", ".xla", ".pub", ".vsd"},
     "docx": {".docx", ".docm", ".xlsx", ".xlsm", ".xlsb", ".pptx", ".pptm", ".dotm", ".xltm"},

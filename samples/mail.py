@@ -11,7 +11,7 @@ from email.utils import format_datetime
 MIME_TYPES = {
     ".doc": "application/msword", ".xls": "application/vnd.ms-excel", ".rtf": "application/rtf",
     ".pdf": "application/pdf", ".zip": "application/zip", ".html": "text/html", ".htm": "text/html",
-    ".one": "application/onenote",
+    ".one": "application/onenote", ".png": "image/png", ".svg": "image/svg+xml",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".docm": "application/vnd.ms-word.document.macroEnabled.12",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

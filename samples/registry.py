@@ -21,6 +21,9 @@ INDICATORS = frozenset((
     "pdf_link_lure",
     "pdf_obfuscated_names", "html_password_form", "html_smuggling", "onenote_embedded_file",
     "email_attachment", "zip_encrypted", "password_in_body", "office_encrypted", "urls",
+    "svg_script", "svg_foreign_html", "svg_javascript_uri", "lnk_shell", "lnk_download", "lnk_encoded_command",
+    "script_download_exec", "script_encoded", "script_encoded_command", "script_obfuscated", "script_lolbin",
+    "script_shell_exec", "qr_url",
 ))
 
 

@@ -39,7 +39,7 @@ CASES = {
                    FileType.EMAIL),
     "html": (b"<!DOCTYPE html><html><body>hi</body></html>", FileType.HTML),
     "hta": (b"<hta:application id=x/><script>var a</script>", FileType.HTML),
-    "png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, FileType.UNKNOWN),
+    "png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, FileType("image_png")),  # pictures are read for QR codes
     "exe": (FAKE_PE, FileType.UNKNOWN),
     "text": (b"just some words, nothing more\n", FileType.UNKNOWN),
     "empty": (b"", FileType.UNKNOWN),

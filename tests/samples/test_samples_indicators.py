@@ -15,7 +15,10 @@ COUNT = 2 * max(len(templates("malicious")), len(templates("benign")))
 
 TYPES = {"doc": FileType.OLE, "xls": FileType.OLE, "docm": FileType.OOXML, "xlsm": FileType.OOXML,
          "docx": FileType.OOXML, "xlsx": FileType.OOXML, "rtf": FileType.RTF, "pdf": FileType.PDF,
-         "html": FileType.HTML, "one": FileType.ONENOTE, "eml": FileType.EMAIL}
+         "html": FileType.HTML, "one": FileType.ONENOTE, "eml": FileType.EMAIL, "svg": FileType("svg"),
+         "lnk": FileType("lnk"), "vbs": FileType("script_vbs"), "vbe": FileType("script_vbs"),
+         "js": FileType("script_js"), "ps1": FileType("script_ps1"), "bat": FileType("script_bat"),
+         "png": FileType("image_png")}
 TYPE_OVERRIDES = {"docx_encrypted": FileType.OLE}  # encrypted OOXML is an OLE container
 
 # indicator -> any of these rule ids, somewhere in the scan tree
@@ -34,6 +37,12 @@ RULES = {
     "html_smuggling": {"HTML_SMUGGLING"},
     "onenote_embedded_file": {"ONENOTE_EMBEDDED_FILE", "ONENOTE_EMBEDDED_SCRIPT", "ONENOTE_EMBEDDED_EXECUTABLE"},
     "zip_encrypted": {"CORE_ENCRYPTED_ARCHIVE"},
+    "svg_script": {"SVG_SCRIPT"}, "svg_foreign_html": {"SVG_FOREIGN_HTML"},
+    "svg_javascript_uri": {"SVG_JAVASCRIPT_URI"}, "lnk_shell": {"LNK_SHELL_COMMAND"}, "lnk_download": {"LNK_DOWNLOAD"},
+    "lnk_encoded_command": {"LNK_ENCODED_COMMAND"},
+    "script_download_exec": {"SCRIPT_DOWNLOAD_EXECUTE"}, "script_encoded": {"SCRIPT_ENCODED_SCRIPT"},
+    "script_encoded_command": {"SCRIPT_ENCODED_COMMAND"}, "script_obfuscated": {"SCRIPT_OBFUSCATED"},
+    "script_lolbin": {"SCRIPT_LOLBIN"}, "script_shell_exec": {"SCRIPT_SHELL_EXEC"}, "qr_url": {"QR_URL"},
 }
 # indicator -> (feature, minimum) on the root node
 FEATURES = {"pdf_openaction": ("pdf.openaction", 1), "pdf_many_uris": ("pdf.uri_actions", 10),
