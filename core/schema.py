@@ -34,7 +34,8 @@ def _core_names() -> list[str]:
     types = registry().types  # every declared type, then unknown
     names = ["file.size_log2", "file.entropy"]
     names += [f"file.type.{t.value}" for t in types]
-    names += ["tree.nodes", "tree.max_depth", "tree.executables", "tree.rule_score"]
+    names += ["tree.nodes", "tree.max_depth", "tree.executables", "tree.rule_score", "tree.qr_urls",
+              "tree.qr_only_link"]
     names += [f"tree.type.{t.value}" for t in types]
     names += [f"flag.{f.value}" for f in Flag]
     names += [f"rule.{r}" for r in sorted(catalogue.RULES)]
@@ -114,8 +115,10 @@ def tree_features(root: Node) -> list[tuple[Node, dict[str, float]]]:
         flags = {f.value for f in node.result.flags}
         nodes, depth = 1, 0
         executables = int(node.result.features.get("_executable", 0.0))
+        qr = float(node.result.features.get("qr.urls", 0.0) or 0.0)
+        links = 0 if node.file_type.value.startswith("image_") else len(node.result.urls)
         for child in node.children:
-            c_feats, c_rules, c_types, c_flags, c_nodes, c_depth, c_exe = agg[id(child)]
+            c_feats, c_rules, c_types, c_flags, c_nodes, c_depth, c_exe, c_qr, c_links = agg[id(child)]
             for key, value in c_feats.items():
                 old = feats.get(key)
                 if old is None or value > old or math.isnan(old):
@@ -126,10 +129,12 @@ def tree_features(root: Node) -> list[tuple[Node, dict[str, float]]]:
             nodes += c_nodes
             depth = max(depth, c_depth + 1)
             executables += c_exe
-        agg[id(node)] = (feats, rules, types, flags, nodes, depth, executables)
+            qr += c_qr
+            links += c_links
+        agg[id(node)] = (feats, rules, types, flags, nodes, depth, executables, qr, links)
     out = []
     for node in order:
-        feats, rules, types, flags, nodes, depth, executables = agg[id(node)]
+        feats, rules, types, flags, nodes, depth, executables, qr, links = agg[id(node)]
         values: dict[str, float] = {
             "file.size_log2": math.log2(node.size + 1),
             f"file.type.{node.file_type.value}": 1.0,
@@ -140,6 +145,8 @@ def tree_features(root: Node) -> list[tuple[Node, dict[str, float]]]:
         values["tree.max_depth"] = float(depth)
         values["tree.executables"] = float(executables)
         values["tree.rule_score"] = rule_score(rules)
+        values["tree.qr_urls"] = qr  # links only a QR code carries: the quishing lure shape
+        values["tree.qr_only_link"] = float(qr > 0 and links == 0)
         for t, n in types.items():
             values[f"tree.type.{t}"] = float(n)
         for f in flags:

@@ -38,7 +38,7 @@ _VBS = re.compile(r"^\s*(?:Dim\s+\w|On\s+Error\s+Resume\s+Next|Set\s+\w+\s*=\s*(
                   r"(?:Private\s+|Public\s+)?Sub\s+\w+\s*\(|End\s+Sub\b|Execute(?:Global)?\s)", re.I | re.M)
 _PS1 = re.compile(r"\bInvoke-(?:Expression|WebRequest|RestMethod)\b|\bIEX\s*\(|New-Object\s+(?:System\.)?Net\."
                   r"WebClient|\[(?:System\.)?Convert\]::FromBase64String|\bStart-Process\b|^\s*\$\w+\s*=", re.I | re.M)
-_BAT = re.compile(r"^\s*(?:@?echo\s+off\b|::|rem\s|set\s+/?\w*\s*\w+=|start\s+(?:/\w+\s+)*\S|goto\s+:?\w|"
+_BAT = re.compile(r"^\s*(?:@?echo\s+off\b|::|rem\s|set\s+/?\w*\s*\w+=|start\s+(?:/\w+\s+)*\S|goto\s+:?\w+\s*$|"
                   r"(?:cmd(?:\.exe)?\s+/[ck]|powershell(?:\.exe)?\b|mshta(?:\.exe)?\s|curl(?:\.exe)?\s|"
                   r"rundll32(?:\.exe)?\s|regsvr32(?:\.exe)?\s|certutil(?:\.exe)?\s|bitsadmin(?:\.exe)?\s))|"
                   r"%\w+:~-?\d+,\d+%", re.I | re.M)
