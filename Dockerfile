@@ -1,13 +1,18 @@
 # One image for the scanning service, the CLI and the pipeline components.
 #
 #   docker build -t maldoc .
-#   docker run -p 8080:8080 maldoc                           # the REST service on :8080
+#   docker run -p 8080:8080 -e MALDOC_API_KEYS=... maldoc    # the REST service on :8080
 #   docker run --rm -v "$PWD:/data:ro" maldoc scan /data/x.docm   # the CLI (ENTRYPOINT is `maldoc`)
 #   kfp components name this image and run their own `python -m ...` command in it.
 #
 # The shipped model bundle is part of the package (maldoc/models/default); a build whose bundle
 # fails to load or to pass the service's self-check fails here, not in production. Mount another
-# bundle and set MALDOC_MODEL to serve it; SIGHUP or POST /v1/admin/model/reload swaps it live.
+# bundle and set MALDOC_MODEL to serve it; SIGHUP or POST /v1/admin/model/reload swaps it live
+# (reloads read only from MALDOC_MODELS_DIR).
+# The service listens on 0.0.0.0 inside the container so that a published port reaches it, and
+# `maldoc serve` refuses a non-loopback address without API keys unless --allow-anonymous says
+# so. The default command says so explicitly: set MALDOC_API_KEYS (then keys are required) or put
+# the container on a network only the gateways reach.
 # tests/serving/test_dockerfile.py runs these install steps in a fresh venv so they cannot rot.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -44,4 +49,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('MALDOC_PORT', '8080'), timeout=4)"
 ENTRYPOINT ["maldoc"]
-CMD ["serve"]
+CMD ["serve", "--allow-anonymous"]

@@ -12,6 +12,7 @@ import signal
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from maldoc import __version__
@@ -19,6 +20,7 @@ from maldoc.pool import TaskFn, analyze_task
 
 from . import routes_health, routes_model, routes_scan
 from .body import BodyError
+from .framing import FramingMiddleware
 from .metrics import MetricsMiddleware
 from .scanner import QueueFull
 from .service import InternalScanError, Service
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
     app = FastAPI(title="maldoc scanning service", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.service = service
+    app.add_middleware(FramingMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     app.include_router(routes_scan.router)
     app.include_router(routes_model.router)
@@ -83,7 +86,14 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, exc: BodyError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer echoes the offending input; say where and what, never the value
+        errors = [{"loc": list(e.get("loc", ())), "type": e.get("type", ""), "msg": e.get("msg", "")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(QueueFull)
     async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:

@@ -46,7 +46,8 @@ class Thresholds(BaseModel):
 class ModelInfo(BaseModel):
     version: str
     kind: Literal["bundle", "rules"]
-    source: str = Field(description="bundle folder, 'rules', or 'default' (the bundle shipped in the package)")
+    source: str = Field(description="the bundle folder's name (never its path), 'rules', or 'default' "
+                        "(the bundle shipped in the package)")
     generation: int = Field(description="counts loads since start; changes on every reload or rollback")
     loaded_at: str
     schema_id: str
@@ -61,7 +62,8 @@ class ModelResponse(ModelInfo):
 
 
 class ReloadRequest(BaseModel):
-    path: str | None = Field(None, description="bundle folder to load; default: the configured MALDOC_MODEL")
+    path: str | None = Field(None, description="bundle folder to load, inside MALDOC_MODELS_DIR (absolute, or "
+                             "relative to it); default: re-read the configured MALDOC_MODEL")
 
 
 class Health(BaseModel):

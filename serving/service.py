@@ -1,18 +1,27 @@
 """The scanning service's state and its one operation: bytes in, a decision out.
 
-Owns the model store, the worker pool behind its bounded front, the verdict cache and the
-metrics; the routes only translate HTTP to `Service.scan()` and back. Logs carry the sha256,
-type, decision and timing of each scan, never content or file names.
+Owns the model store, the worker pool behind its bounded front, the upload gate, the verdict
+cache and the metrics; the routes (and any other listener) only translate their protocol to
+`Service.scan()` and back. Logs carry the sha256, type, decision and timing of each scan, never
+content or file names.
+
+The event loop only routes: hashing, cache encoding and decoding, renaming a cached verdict and
+scoring all run in threads, analysis in worker processes, so one large verdict cannot stall
+every other request (and `/healthz`). Verdicts are encoded and decoded node by node
+(`codec`): one pydantic call over megabytes would hold the GIL, and the loop with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from pydantic import ValidationError
 
 from maldoc.extractor import Options
 from maldoc.pool import ScanPool, TaskFn, analyze_task
@@ -21,11 +30,13 @@ from maldoc.types import Flag, Node, sha256
 from maldoc.verdict import Label, Verdict
 
 from .cache import build_cache, cache_key
+from .codec import pack, unpack
 from .metrics import Metrics
 from .modelstore import Loaded, ModelStore
 from .scanner import QueueFull, Scanner
 from .schemas import Failure, ScanResponse
 from .settings import Settings
+from .uploads import UploadGate
 
 log = logging.getLogger("maldoc.serving")
 
@@ -51,19 +62,17 @@ def _failure(node: Node) -> Failure | None:
     return None
 
 
-def renamed(verdict: Verdict, name: str) -> Verdict:
-    """A cached verdict shown under the name this request gave (the path prefix of every node)."""
-    if verdict.name == name:
-        return verdict
-    old = verdict.path
-    copy = verdict.model_copy(deep=True)
-    for node in copy.walk():
-        if node is copy:
-            node.path, node.name = name, name
-            continue
-        rest = node.path[len(old) + 3:] if old and node.path.startswith(old + " > ") else node.path
-        node.path = f"{name} > {rest}" if name else rest
-    return copy
+def _decode(blob: bytes, name: str) -> Verdict | None:
+    """A cached verdict under this request's name, decoded node by node (see `codec`); None when
+    the entry does not decode (another version wrote it)."""
+    try:
+        return unpack(blob, name)
+    except (ValidationError, ValueError):
+        return None
+
+
+def _encode(verdict: Verdict) -> bytes:
+    return pack(verdict)
 
 
 class Service:
@@ -72,8 +81,12 @@ class Service:
         self.limits = settings.limits()
         self.options = Options()
         self.metrics = Metrics()
-        self.models = ModelStore(settings.model)
-        self.cache = build_cache(settings.cache_size, settings.redis_url, settings.cache_ttl_s)
+        self.models = ModelStore(settings.model, models_dir=settings.models_dir,
+                                 check_timeout_s=settings.reload_timeout_s)
+        key = settings.cache_hmac_key.get_secret_value().encode() if settings.cache_hmac_key else None
+        self.cache = build_cache(settings.cache_size, settings.redis_url, settings.cache_ttl_s,
+                                 max_bytes=settings.cache_max_bytes, hmac_key=key, retry_s=settings.redis_retry_s)
+        self.uploads = UploadGate(max_uploads=settings.max_uploads, max_bytes=settings.max_buffered_bytes)
         self._task = task
         self.pool: ScanPool | None = None
         self.scanner: Scanner | None = None
@@ -84,7 +97,7 @@ class Service:
 
     # -- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
-        loaded = await self.models.load()  # a broken configured model stops start-up, loudly
+        loaded = await self.models.load(isolate=False)  # a broken configured model stops start-up, loudly
         self._announce("load", loaded)
         s = self.settings
         self.pool = ScanPool(s.workers, limits=self.limits, options=self.options,
@@ -93,6 +106,10 @@ class Service:
         self.metrics.inflight.set_function(lambda: self.scanner.inflight if self.scanner else 0)
         self.metrics.inflight_bytes.set_function(lambda: self.scanner.inflight_bytes if self.scanner else 0)
         await self._warm_up()
+        # Start-up objects (modules, the model, the app) live for good: out of the collector's
+        # reach, a full collection triggered while a large verdict is decoded stays short.
+        gc.collect()
+        gc.freeze()
         self.ready = True
         log.info("ready: model %s (%s), %d scan workers, queue %d", loaded.version, loaded.source,
                  self.pool.jobs, s.max_queue)
@@ -112,6 +129,7 @@ class Service:
 
     # -- model delivery --------------------------------------------------------------------
     def _announce(self, action: str, loaded: Loaded) -> None:
+        self.cache.new_generation()  # verdicts of the model it replaces are not this one's
         self.metrics.set_model(loaded.version, loaded.source)
         self.metrics.reloads.labels(action=action, outcome="ok").inc()
         log.info("model %s: %s from %s (generation %d)", action, loaded.version, loaded.source, loaded.generation)
@@ -121,8 +139,8 @@ class Service:
             loaded = await self.models.load(path)
         except Exception as exc:
             self.metrics.reloads.labels(action="reload", outcome="failed").inc()
-            log.error("model reload from %s failed, keeping %s: %s", path or self.models.default_path or "default",
-                      self.models.current.version if self.models.current else None, exc)
+            log.error("model reload failed, keeping %s: %s: %s",
+                      self.models.current.version if self.models.current else None, type(exc).__name__, exc)
             raise
         self._announce("reload", loaded)
         return loaded
@@ -139,28 +157,38 @@ class Service:
         mode = self.settings.fail_mode
         return Label.CLEAN if mode == "open" else Label.MALICIOUS if mode == "closed" else Label.ERROR
 
-    async def scan(self, data: bytes, name: str, *, kind: str) -> Outcome:
+    async def _analyse_and_score(self, data: bytes, name: str, loaded: Loaded,
+                                 options: Options) -> tuple[Verdict, Failure | None]:
+        """Bytes to a verdict: analysis in the worker pool, scoring in the scoring thread.
+        Raises QueueFull when the pool's front is full."""
+        node = await self.scanner.analyze(data, name, options)
+        loop = asyncio.get_running_loop()
+        verdict = await loop.run_in_executor(self._scoring, lambda: build_verdict(
+            node, loaded.scorer, keep_macros=options.keep_macros))
+        return verdict, _failure(node)
+
+    async def scan(self, data: bytes, name: str, *, kind: str, options: Options | None = None) -> Outcome:
         """Scan one input (`kind` = "file" or "email"). Raises QueueFull, InternalScanError."""
         started = time.perf_counter()
         loaded = self.models.current
+        options = options or self.options
         digest = await asyncio.to_thread(sha256, data) if len(data) > HASH_IN_THREAD else sha256(data)
         verdict: Verdict | None = None
         failure: Failure | None = None
         cached = False
         try:
-            key = cache_key(digest, loaded.cache_id, self.options, self.limits, kind)
-            verdict = await self.cache.get(key)
+            key = cache_key(digest, loaded.cache_id, options, self.limits, kind)
+            blob = await self.cache.get(key)
+            if blob is not None:
+                verdict = await asyncio.to_thread(_decode, blob, name)
+                if verdict is None:
+                    log.warning("verdict cache: an entry for sha256=%s did not decode; scanning again", digest)
             cached = verdict is not None
             self.metrics.cache.labels(backend=self.cache.backend, result="hit" if cached else "miss").inc()
-            if verdict is not None:
-                verdict = renamed(verdict, name)
-            else:
-                node = await self.scanner.analyze(data, name, self.options)
-                loop = asyncio.get_running_loop()
-                verdict = await loop.run_in_executor(self._scoring, build_verdict, node, loaded.scorer)
-                failure = _failure(node)
-                if failure is None:
-                    await self.cache.set(key, verdict)
+            if verdict is None:
+                verdict, failure = await self._analyse_and_score(data, name, loaded, options)
+                if failure is None and self.cache.backend != "none":
+                    await self.cache.set(key, await asyncio.to_thread(_encode, verdict))
         except QueueFull:
             self.metrics.rejected.inc()
             log.warning("scan refused, queue full: sha256=%s size=%d", digest, len(data))

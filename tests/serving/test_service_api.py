@@ -71,10 +71,18 @@ def test_two_files_in_one_request_is_400(client):
     assert "one file" in r.json()["detail"]
 
 
-def test_invalid_parameters_are_422(client):
-    r = client.post("/v1/scan", params={"filename": "x" * 2000}, content=b"abc")
+def test_overlong_file_name_is_cut_not_refused(client):
+    r = client.post("/v1/scan", params={"filename": "x" * 2000 + ".pdf"}, content=b"abc")
+    assert r.status_code == 200
+    assert r.json()["verdict"]["name"] == "x" * 255
+
+
+def test_invalid_parameters_are_422_without_echoing_the_input(client):
+    r = client.post("/v1/admin/model/reload", json={"path": ["MARKER-IN-INPUT"]},
+                    headers={"X-API-Key": "admin-secret"})
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["query", "filename"]
+    assert r.json()["detail"][0]["loc"] == ["body", "path"]
+    assert "MARKER-IN-INPUT" not in r.text
 
 
 def test_probes_and_model_info(client):

@@ -14,8 +14,8 @@ ADMIN = {"X-API-Key": "adm"}
 
 
 @pytest.fixture
-def admin(make_client):
-    return make_client(admin_keys=["adm"])
+def admin(make_client, tmp_path):
+    return make_client(admin_keys=["adm"], models_dir=str(tmp_path))
 
 
 def test_reload_then_rollback(admin, tmp_path):
@@ -26,7 +26,7 @@ def test_reload_then_rollback(admin, tmp_path):
     r = admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
     assert r.status_code == 200, r.text
     info = r.json()
-    assert info["version"] == "test-1" and info["kind"] == "bundle" and info["source"] == str(bundle)
+    assert info["version"] == "test-1" and info["kind"] == "bundle" and info["source"] == "b1"
     assert info["previous"]["version"] == "rules"
     assert info["metrics"] == {"roc_auc": 0.5}
     assert admin.get("/v1/model").json()["version"] == "test-1"
@@ -35,7 +35,7 @@ def test_reload_then_rollback(admin, tmp_path):
     assert after["model_version"] == "test-1" == after["verdict"]["model_version"]
     assert after["cached"] is False  # the cache key carries the model version
     text = admin.get("/metrics").text
-    assert f'maldoc_model_info{{source="{bundle}",version="test-1"}} 1.0' in text
+    assert 'maldoc_model_info{source="b1",version="test-1"} 1.0' in text
     assert 'maldoc_model_reloads_total{action="reload",outcome="ok"} 1.0' in text
 
     r = admin.post("/v1/admin/model/rollback", headers=ADMIN)
@@ -79,7 +79,7 @@ def test_self_check_rejects_a_scorer_that_is_not_a_probability(tmp_path):
 
 def test_reload_without_a_path_rereads_the_configured_bundle(make_client, tmp_path):
     folder = make_bundle(tmp_path / "live", "live-1")
-    c = make_client(model=str(folder), admin_keys=["adm"])
+    c = make_client(model=str(folder), admin_keys=["adm"])  # no models folder: re-reading MALDOC_MODEL works
     assert c.get("/v1/model").json()["version"] == "live-1"
     make_bundle(folder, "live-2")  # the operator replaces the bundle in place
     r = c.post("/v1/admin/model/reload", headers=ADMIN)
@@ -106,3 +106,70 @@ def test_bundles_sharing_a_version_do_not_share_cached_verdicts(admin, tmp_path)
     assert admin.post("/v1/scan", content=b"versioned sample").json()["cached"] is True
     assert admin.post("/v1/admin/model/reload", json={"path": str(two)}, headers=ADMIN).status_code == 200
     assert admin.post("/v1/scan", content=b"versioned sample").json()["cached"] is False
+
+
+def test_reload_only_from_the_models_folder(admin, tmp_path_factory, tmp_path):
+    outside = make_bundle(tmp_path_factory.mktemp("elsewhere") / "b", "outside")
+    link = tmp_path / "sneaky"
+    link.symlink_to(outside, target_is_directory=True)  # inside by name, outside once resolved
+    for path in (str(outside), "../elsewhere/b", str(link)):
+        r = admin.post("/v1/admin/model/reload", json={"path": path}, headers=ADMIN)
+        assert r.status_code == 422, path
+        assert "outside MALDOC_MODELS_DIR" in r.json()["detail"]
+    assert admin.get("/v1/model").json()["version"] == "rules"
+    make_bundle(tmp_path / "relative", "inside")
+    r = admin.post("/v1/admin/model/reload", json={"path": "relative"}, headers=ADMIN)  # relative to the folder
+    assert r.status_code == 200 and r.json()["version"] == "inside"
+
+
+def test_reload_with_a_path_is_refused_without_a_models_folder(make_client, tmp_path):
+    c = make_client(admin_keys=["adm"])
+    r = c.post("/v1/admin/model/reload", json={"path": str(make_bundle(tmp_path / "b", "x"))}, headers=ADMIN)
+    assert r.status_code == 422 and "MALDOC_MODELS_DIR" in r.json()["detail"]
+
+
+def test_bundle_that_crashes_its_parser_is_refused_and_the_service_keeps_answering(admin, tmp_path):
+    from serving_support import crashing_bundle
+
+    bundle = crashing_bundle(tmp_path / "crash")
+    r = admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
+    assert r.status_code == 422
+    assert "crashed its check process (SIGABRT)" in r.json()["detail"]
+    assert str(tmp_path) not in r.json()["detail"]
+    assert admin.get("/v1/model").json()["version"] == "rules"
+    assert admin.post("/v1/scan", content=b"still here").status_code == 200
+
+
+@pytest.mark.parametrize(("malicious", "suspicious", "why"), [
+    (1.0, 0.4, "at or above 1.0"),
+    (0.99, 0.98, "malicious files of the demo set clean"),  # the test model scores everything about 0.66
+])
+def test_degenerate_bundles_are_refused(admin, tmp_path, malicious, suspicious, why):
+    bundle = make_bundle(tmp_path / "degenerate", "degenerate", malicious=malicious, suspicious=suspicious)
+    r = admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
+    assert r.status_code == 422
+    assert "SelfCheckError" in r.json()["detail"] and why in r.json()["detail"]
+    assert admin.get("/v1/model").json()["version"] == "rules"
+
+
+def test_same_model_text_with_other_thresholds_does_not_answer_from_the_cache(admin, tmp_path):
+    make_bundle(tmp_path / "t1", "thresholds", malicious=0.7, suspicious=0.4)
+    make_bundle(tmp_path / "t2", "thresholds", malicious=0.6, suspicious=0.3)  # same seed: same model text
+    assert admin.post("/v1/admin/model/reload", json={"path": "t1"}, headers=ADMIN).status_code == 200
+    first = admin.post("/v1/scan", content=b"threshold sample").json()
+    assert first["verdict"]["threshold"] == 0.7
+    assert admin.post("/v1/scan", content=b"threshold sample").json()["cached"] is True
+    assert admin.post("/v1/admin/model/reload", json={"path": "t2"}, headers=ADMIN).status_code == 200
+    again = admin.post("/v1/scan", content=b"threshold sample").json()
+    assert again["cached"] is False and again["verdict"]["threshold"] == 0.6
+    r = admin.post("/v1/admin/model/rollback", headers=ADMIN).json()
+    assert r["generation"] == 4  # load, reload, reload, rollback: each a new generation
+    assert admin.post("/v1/scan", content=b"threshold sample").json()["cached"] is False
+
+
+def test_model_info_shows_no_filesystem_path(admin, tmp_path):
+    bundle = make_bundle(tmp_path / "pathless", "pathless")
+    admin.post("/v1/admin/model/reload", json={"path": str(bundle)}, headers=ADMIN)
+    text = admin.get("/v1/model").text
+    assert '"source":"pathless"' in text and str(tmp_path) not in text
+    assert str(tmp_path) not in admin.get("/metrics").text

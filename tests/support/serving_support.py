@@ -91,3 +91,19 @@ def create_app_unstarted(**overrides):
     from maldoc.serving.app import create_app
 
     return create_app(settings(**overrides))
+
+
+def crashing_bundle(folder: Path, version: str = "crash") -> Path:
+    """A bundle whose model text is malformed but whose recorded hash matches it: LightGBM's parser
+    aborts the whole process on it (`terminate called without an active exception`)."""
+    import hashlib
+
+    make_bundle(folder, version)
+    text = (folder / "model.txt").read_text()
+    head, sep, rest = text.partition("split_feature=")
+    line, nl, tail = rest.partition("\n")
+    (folder / "model.txt").write_text(head + sep + line.split()[0] + nl + tail)
+    meta = json.loads((folder / "bundle.json").read_text())
+    meta["model_sha256"] = hashlib.sha256((folder / "model.txt").read_bytes()).hexdigest()
+    (folder / "bundle.json").write_text(json.dumps(meta))
+    return folder
