@@ -85,7 +85,7 @@ class ScanPool:
             except MemoryError:
                 node = failed_node(data, name, Flag.LIMIT_EXCEEDED, "out of memory in scan worker")
             except Exception as exc:
-                node = failed_node(data, name, Flag.PARSE_ERROR, f"{type(exc).__name__}: {exc}")
+                node = failed_node(data, name, Flag.PARSE_ERROR, f"scan worker failed ({type(exc).__name__})")
             if not result.cancelled():
                 result.set_result(node)
 

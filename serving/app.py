@@ -16,13 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from maldoc import __version__
+from maldoc.engine import QueueFull
 from maldoc.pool import TaskFn, analyze_task
 
 from . import routes_health, routes_model, routes_scan
 from .body import BodyError
 from .framing import FramingMiddleware
 from .metrics import MetricsMiddleware
-from .scanner import QueueFull
 from .service import InternalScanError, Service
 from .settings import Settings
 

@@ -26,11 +26,11 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from maldoc import __version__
+from maldoc.engine import QueueFull
 from maldoc.limits import MiB
 
 from .gateway import ListenerMetrics, ListenerSettings, detected, log_answer, threat_name
 from .listener import Closed, Conn, IdleTimeout, LineTooLong, Listener
-from .scanner import QueueFull
 from .service import InternalScanError, Service
 
 log = logging.getLogger("maldoc.serving.clamd")

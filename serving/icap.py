@@ -25,10 +25,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from maldoc import __version__
+from maldoc.engine import QueueFull
 
 from .gateway import ListenerMetrics, ListenerSettings, detected, log_answer, threat_name
 from .listener import Closed, Conn, IdleTimeout, LineTooLong, Listener
-from .scanner import QueueFull
 from .schemas import ScanResponse
 from .service import InternalScanError, Service
 

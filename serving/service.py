@@ -18,14 +18,14 @@ import gc
 import logging
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from maldoc.engine import Engine, QueueFull
 from maldoc.extractor import Options
-from maldoc.pool import ScanPool, TaskFn, analyze_task
-from maldoc.scoring import build_verdict
+from maldoc.policy import FailMode, Policy
+from maldoc.pool import TaskFn, analyze_task
 from maldoc.types import Flag, Node, sha256
 from maldoc.verdict import Label, Verdict
 
@@ -33,7 +33,6 @@ from .cache import build_cache, cache_key
 from .codec import pack, unpack
 from .metrics import Metrics
 from .modelstore import Loaded, ModelStore
-from .scanner import QueueFull, Scanner
 from .schemas import Failure, ScanResponse
 from .settings import Settings
 from .uploads import UploadGate
@@ -88,11 +87,12 @@ class Service:
                                  max_bytes=settings.cache_max_bytes, hmac_key=key, retry_s=settings.redis_retry_s)
         self.uploads = UploadGate(max_uploads=settings.max_uploads, max_bytes=settings.max_buffered_bytes)
         self._task = task
-        self.pool: ScanPool | None = None
-        self.scanner: Scanner | None = None
-        # Scoring (LightGBM, ~1 ms per embedded item) runs off the event loop, one at a time: a
-        # mail with dozens of parts must not stall other requests, and one thread needs no lock.
-        self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maldoc-score")
+        # The engine: admission (count and bytes), the worker pool, and scoring in one dedicated
+        # thread off the event loop (one batched prediction per file, so one thread needs no lock).
+        self.engine = Engine(limits=self.limits, options=self.options, jobs=settings.workers,
+                             policy=Policy(fail_mode=FailMode(settings.fail_mode)),
+                             max_tasks=settings.max_tasks_per_worker, task=task, max_queue=settings.max_queue,
+                             max_queue_bytes=settings.max_queue_bytes)
         self.ready = False
 
     # -- life cycle ------------------------------------------------------------------------
@@ -100,31 +100,24 @@ class Service:
         loaded = await self.models.load(isolate=False)  # a broken configured model stops start-up, loudly
         self._announce("load", loaded)
         s = self.settings
-        self.pool = ScanPool(s.workers, limits=self.limits, options=self.options,
-                             max_tasks=s.max_tasks_per_worker, task=self._task)
-        self.scanner = Scanner(self.pool, max_queue=s.max_queue, max_queue_bytes=s.max_queue_bytes)
-        self.metrics.inflight.set_function(lambda: self.scanner.inflight if self.scanner else 0)
-        self.metrics.inflight_bytes.set_function(lambda: self.scanner.inflight_bytes if self.scanner else 0)
-        await self._warm_up()
+        self.metrics.inflight.set_function(lambda: self.engine.inflight)
+        self.metrics.inflight_bytes.set_function(lambda: self.engine.inflight_bytes)
+        await self.engine.warm_up_async()  # workers load the extractors now, not on a gateway's request
         # Start-up objects (modules, the model, the app) live for good: out of the collector's
         # reach, a full collection triggered while a large verdict is decoded stays short.
         gc.collect()
         gc.freeze()
         self.ready = True
         log.info("ready: model %s (%s), %d scan workers, queue %d", loaded.version, loaded.source,
-                 self.pool.jobs, s.max_queue)
+                 self.engine.workers, s.max_queue)
 
-    async def _warm_up(self) -> None:
-        """Workers import the engine and every extractor on their first non-empty file: do it now,
-        not on a gateway's request."""
-        futures = [asyncio.wrap_future(self.pool.submit(b"warm-up\n", "warm-up.txt")) for _ in range(self.pool.jobs)]
-        await asyncio.gather(*futures)
+    @property
+    def pool(self):
+        return self.engine.pool
 
     async def stop(self) -> None:
         self.ready = False
-        if self.pool is not None:
-            await asyncio.to_thread(self.pool.terminate)
-        self._scoring.shutdown(wait=False)
+        await asyncio.to_thread(self.engine.close)
         await self.cache.close()
 
     # -- model delivery --------------------------------------------------------------------
@@ -152,19 +145,15 @@ class Service:
 
     # -- scanning --------------------------------------------------------------------------
     def _decide(self, verdict: Verdict | None, failure: Failure | None) -> Label:
-        if verdict is not None and (failure is None or verdict.label is not Label.ERROR):
-            return verdict.label  # a finding above threshold stands even when the scan was cut short
-        mode = self.settings.fail_mode
-        return Label.CLEAN if mode == "open" else Label.MALICIOUS if mode == "closed" else Label.ERROR
+        """The shared policy's fail mode: a finding above threshold stands even when the scan was cut
+        short; an error (or no verdict at all) becomes what the fail mode says."""
+        return self.engine.policy.decide(verdict.label if verdict is not None else None)
 
     async def _analyse_and_score(self, data: bytes, name: str, loaded: Loaded,
                                  options: Options) -> tuple[Verdict, Failure | None]:
-        """Bytes to a verdict: analysis in the worker pool, scoring in the scoring thread.
-        Raises QueueFull when the pool's front is full."""
-        node = await self.scanner.analyze(data, name, options)
-        loop = asyncio.get_running_loop()
-        verdict = await loop.run_in_executor(self._scoring, lambda: build_verdict(
-            node, loaded.scorer, keep_macros=options.keep_macros))
+        """Bytes to a verdict through the engine (admission, worker pool, scoring thread), scored
+        by the model this request started with. Raises QueueFull when the engine's front is full."""
+        verdict, node = await self.engine.scan_async(data, name, options=options, scorer=loaded.scorer)
         return verdict, _failure(node)
 
     async def scan(self, data: bytes, name: str, *, kind: str, options: Options | None = None) -> Outcome:
