@@ -11,6 +11,9 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from maldoc.policy import FailMode
+from maldoc.policy import Policy as LabelPolicy
+
 HEADER_VERDICT = "X-Maldoc-Verdict"
 HEADER_SCORE = "X-Maldoc-Score"
 HEADER_REASON = "X-Maldoc-Reason"
@@ -49,6 +52,10 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """What the operator configured: actions per label, and the engine's labelling policy
+    (thresholds and fail mode, `maldoc.policy`) that REST and the listeners share. For mail, fail
+    mode `open` or `report` delivers an unscanned message tagged 'error'; `closed` defers it (451)."""
+
     malicious: Action = Action.TAG
     suspicious: Action = Action.TAG
     fail_open: bool = True  # on an error or timeout: deliver (tagged 'error') rather than refuse
@@ -59,9 +66,16 @@ class Policy:
         for action in (self.malicious, self.suspicious):
             if action not in CONFIGURABLE:
                 raise ValueError(f"policy action must be one of {[a.value for a in CONFIGURABLE]}, got {action!r}")
-        for value in (self.threshold, self.suspicious_threshold):
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"thresholds must be in [0, 1], got {value}")
+        self.labelling  # validates the thresholds  # noqa: B018
+
+    @property
+    def labelling(self) -> LabelPolicy:
+        return LabelPolicy(threshold=self.threshold, suspicious_threshold=self.suspicious_threshold,
+                           fail_mode=FailMode.OPEN if self.fail_open else FailMode.CLOSED)
+
+    @property
+    def fail_mode(self) -> FailMode:
+        return self.labelling.fail_mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +106,17 @@ def relabel(outcome: Outcome, policy: Policy) -> str:
         return "malicious" if threshold is not None and outcome.score >= threshold else "error"
     if policy.threshold is None and policy.suspicious_threshold is None:
         return outcome.label
-    suspicious = policy.suspicious_threshold if policy.suspicious_threshold is not None \
-        else outcome.suspicious_threshold
-    if threshold is not None and outcome.score >= threshold:
-        return "malicious"
-    if suspicious is not None and outcome.score >= suspicious:
-        return "suspicious"
-    return "clean"
+    if outcome.threshold is None and policy.threshold is None:
+        return outcome.label
+    base_t = outcome.threshold if outcome.threshold is not None else policy.threshold
+    base_s = outcome.suspicious_threshold if outcome.suspicious_threshold is not None else base_t
+    relabelled = policy.labelling.label_score(outcome.score, base_t, base_s).value
+    # The engine may label above what the score says (a walk cut short is never clean): a threshold
+    # override moves the score's part of the label, never that floor.
+    order = ("clean", "suspicious", "malicious")
+    by_score = LabelPolicy().label_score(outcome.score, base_t, base_s).value
+    floor = outcome.label if order.index(outcome.label) > order.index(by_score) else "clean"
+    return max(relabelled, floor, key=order.index)
 
 
 def _problem(outcome: Outcome) -> str:
