@@ -1,16 +1,22 @@
-"""oletools, imported once and quietly.
+"""oletools, imported once, quietly, and only when a scan first needs it.
 
 olevba calls pyparsing's pre-3.0 API (`enablePackrat`, camelCase names), which emits
 DeprecationWarnings at import and at parse time; under `-W error` (or pytest's "error" filter)
-those would break every Office scan. Import oletools modules from here, and wrap calls into
-them with `quiet()`.
+those would break every Office scan. Use oletools modules as attributes of this module
+(`olecompat.olevba`), and wrap calls into them with `quiet()`.
+
+The modules load on first attribute access (PEP 562), not when maldoc is imported: importing
+them (and pyparsing) costs about 0.15 s of CPU, which a scan of a PDF or an e-mail, or the
+start-up of `maldoc scan`, should not pay.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import warnings
+from types import ModuleType
 
 
 @contextlib.contextmanager
@@ -20,10 +26,21 @@ def quiet():
         yield
 
 
-with quiet():
-    from oletools import mraptor, oleid, oleobj, olevba, rtfobj  # noqa: F401
-    from oletools.thirdparty.oledump import plugin_biff  # noqa: F401
-
+_MODULES = {
+    "mraptor": "oletools.mraptor", "oleid": "oletools.oleid", "oleobj": "oletools.oleobj",
+    "olevba": "oletools.olevba", "rtfobj": "oletools.rtfobj",
+    "plugin_biff": "oletools.thirdparty.oledump.plugin_biff",
+}
 # oletools logs parse problems at WARNING/ERROR on its own loggers; maldoc reports them as flags.
-for _name in ("olevba", "oleobj", "rtfobj", "oleid", "mraptor", "msodde", "ppt_parser", "ooxml", "olefile"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
+_LOGGERS = ("olevba", "oleobj", "rtfobj", "oleid", "mraptor", "msodde", "ppt_parser", "ooxml", "olefile")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with quiet():  # all of them at once, as they import one another
+        loaded = {key: importlib.import_module(path) for key, path in _MODULES.items()}
+    for logger in _LOGGERS:
+        logging.getLogger(logger).setLevel(logging.CRITICAL)
+    globals().update(loaded)
+    return loaded[name]

@@ -49,10 +49,27 @@ def is_namespace(url: str) -> bool:
     return host in NAMESPACE_HOSTS
 
 
+def _url_matches(text: str):
+    """`URL_RE.finditer(text)`, found from the `://` of each URL: a case-insensitive alternation
+    tried at every character is slow, while every match has `://` right after its 3 to 5
+    character scheme, so the regex is only tried at those few starts (leftmost first, as finditer)."""
+    end = 0
+    at = text.find("://")
+    while at >= 0:
+        for start in (at - 5, at - 4, at - 3):
+            if start >= end:
+                m = URL_RE.match(text, start)
+                if m is not None and m.end() > at:
+                    yield m
+                    end = m.end()
+                    break
+        at = text.find("://", max(at + 1, end))
+
+
 def find_urls(text: str, limit: int = MAX_URLS) -> list[str]:
     """Distinct URLs in `text`, namespace URLs left out, in order of appearance."""
     found: dict[str, None] = {}
-    for m in URL_RE.finditer(text):
+    for m in _url_matches(text):
         url = clean_url(m.group())
         if not is_namespace(url):
             found[url] = None

@@ -14,21 +14,39 @@ import contextlib
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from maldoc.olecompat import mraptor, olevba, quiet
+from maldoc import olecompat
+from maldoc.olecompat import quiet
 
 from ._office_common import EXE_NAME_RE, IPV4_RE, find_urls
 
 MAX_CODE_CHARS = 4 << 20  # source analysed per document; longer projects are cut (and flagged)
 
 
-def _lc(pattern: str, flags: str = "") -> re.Pattern[str]:
-    """Compile `pattern` for lower-cased text: letters lowered (escapes kept), no IGNORECASE.
+class LazyPattern:
+    """A regex compiled on first use. Every extractor module is imported when maldoc starts, and
+    most scans (and the start-up of a one-file scan) never meet VBA: they should not compile these."""
+
+    __slots__ = ("_build", "_pattern")
+
+    def __init__(self, build: Callable[[], re.Pattern[str]]) -> None:
+        self._build = build
+        self._pattern: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):  # finditer, findall, search, sub, ...: the compiled pattern's
+        if self._pattern is None:
+            self._pattern = self._build()
+        return getattr(self._pattern, name)
+
+
+def _lc(pattern: str, flags: str = "") -> LazyPattern:
+    """`pattern` for lower-cased text: letters lowered (escapes kept), no IGNORECASE.
 
     Python's re cannot use literal prefixes under IGNORECASE; scanning `code.lower()` with
     lower-case patterns is about five times faster on large projects."""
-    return re.compile(flags + re.sub(r"(?<!\\)[A-Z]", lambda m: m.group().lower(), pattern))
+    return LazyPattern(lambda: re.compile(flags + re.sub(r"(?<!\\)[A-Z]", lambda m: m.group().lower(), pattern)))
 
 
 def _words(*names: str) -> str:
@@ -44,7 +62,7 @@ def _words(*names: str) -> str:
 
 
 # Behaviour categories: (feature name, rule id or "", pattern). Word boundaries on both sides.
-CATEGORIES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+CATEGORIES: tuple[tuple[str, str, LazyPattern], ...] = tuple(
     (name, rule, _lc(r"(?:" + pattern + r")(?:(?<!\w)|(?!\w))"))  # a boundary after a word character
     for name, rule, pattern in (
         ("shell", "VBA_SHELL", _words(
@@ -122,15 +140,20 @@ TRIGGERS = (
 )
 
 
-def _olevba_alternation(tables: list[dict], escape: bool) -> re.Pattern[str]:
-    words = sorted({k for t in tables for ks in t.values() for k in ks}, key=len, reverse=True)
-    body = "|".join(re.escape(w.lower()) if escape else w for w in words)
-    return re.compile(r"\b(?:" + body + r")\b")
+def _olevba_alternation(table: str) -> LazyPattern:
+    """olevba's keyword table `table` as one alternation (olevba loads when it is first compiled)."""
+
+    def build() -> re.Pattern[str]:
+        with quiet():
+            tables = [getattr(olecompat.olevba, table)]
+        words = sorted({k for t in tables for ks in t.values() for k in ks}, key=len, reverse=True)
+        return re.compile(r"\b(?:" + "|".join(re.escape(w.lower()) for w in words) + r")\b")
+
+    return LazyPattern(build)
 
 
-with quiet():
-    OLEVBA_SUSPICIOUS = _olevba_alternation([olevba.SUSPICIOUS_KEYWORDS], escape=True)
-    OLEVBA_AUTOEXEC = _olevba_alternation([olevba.AUTOEXEC_KEYWORDS], escape=True)
+OLEVBA_SUSPICIOUS = _olevba_alternation("SUSPICIOUS_KEYWORDS")
+OLEVBA_AUTOEXEC = _olevba_alternation("AUTOEXEC_KEYWORDS")
 
 STRING_RE = re.compile(r'"((?:[^"\r\n]|"")*)"')
 COMMENT_LINE_RE = _lc(r"^\s*(?:'|Rem\b)", "(?m)")
@@ -312,7 +335,7 @@ def analyze(code: str) -> Analysis:
         result.findings.append(("VBA_OBFUSCATION", "; ".join(obfuscated)))
 
     # mraptor: A (auto-exec), W (write), X (execute)
-    raptor = mraptor.MacroRaptor(code)
+    raptor = olecompat.mraptor.MacroRaptor(code)
     with quiet():
         raptor.scan()
     f["mraptor_autoexec"] = float(raptor.autoexec)

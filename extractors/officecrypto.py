@@ -10,10 +10,10 @@ that opens is emitted as a child and scanned like any other; one that does not i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 
-import msoffcrypto
 from msoffcrypto import exceptions as mso_exc
 
 from maldoc.extractor import Context, Extractor
@@ -29,14 +29,18 @@ MAX_TRIES = 24
 # caller's passwords are tried there, each verified with one derivation before the key is made.
 SLOW_TYPES = frozenset({"agile"})
 SLOW_DEFAULTS = ("VelvetSweatshop",)
+FILEPASS, BIFF_EOF, BIFF8_BOF = 0x002F, 0x000A, 0x0809
+MAX_GLOBALS_RECORDS = 100_000
+MAX_SEARCHED = 256  # documents whose password search is remembered, per process
+_SEARCHED: dict[tuple[bytes, tuple[str, ...]], tuple[int, str | None]] = {}
 
 
 class OfficeCryptoExtractor(Extractor):
     name = "officecrypto"
-    version = 1
+    version = 2
     file_types = frozenset({FileType.OLE})
     features = ("encrypted", "decrypted", "default_password", "ooxml_container", "method_agile",
-                "method_standard", "method_rc4", "method_xor", "passwords_tried")
+                "method_standard", "method_rc4", "method_xor", "passwords_tried", "triage_skipped")
     rules = ("OFFICE_ENCRYPTED", "OFFICE_DEFAULT_PASSWORD")
     order = 10  # before vba/xlm/ole: they read the encrypted/decrypted flags
 
@@ -46,6 +50,13 @@ class OfficeCryptoExtractor(Extractor):
         except Exception:
             return
         container = ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage")
+        f = out.features
+        f["officecrypto.triage_skipped"] = float(not container and _surely_plain(ole))
+        if f["officecrypto.triage_skipped"]:  # msoffcrypto would say "not encrypted": skip its parse
+            f["officecrypto.encrypted"] = f["officecrypto.ooxml_container"] = 0.0
+            return
+        import msoffcrypto  # only documents that may be encrypted pay for it
+
         try:
             office = msoffcrypto.OfficeFile(io.BytesIO(sample.data))
             encrypted = bool(office.is_encrypted())
@@ -56,7 +67,6 @@ class OfficeCryptoExtractor(Extractor):
             office, encrypted = None, container
             if container:
                 out.flag(Flag.UNSUPPORTED, f"officecrypto: msoffcrypto cannot read it ({type(exc).__name__}: {exc})")
-        f = out.features
         f["officecrypto.encrypted"] = float(encrypted)
         f["officecrypto.ooxml_container"] = float(container)
         if not encrypted:
@@ -64,7 +74,7 @@ class OfficeCryptoExtractor(Extractor):
         method = str(getattr(office, "type", "") or "")
         for m in ("agile", "standard", "rc4", "xor"):
             f[f"officecrypto.method_{m}"] = float(method == m or (m == "rc4" and method.startswith("rc4")))
-        tried, password, plain = self._decrypt(office, method, ctx)
+        tried, password, plain = self._decrypt_once(sample.data, office, method, ctx)
         f["officecrypto.passwords_tried"] = float(tried)
         f["officecrypto.decrypted"] = float(plain is not None)
         f["officecrypto.default_password"] = float(password in DEFAULT_PASSWORDS if password else 0.0)
@@ -81,12 +91,32 @@ class OfficeCryptoExtractor(Extractor):
         else:
             out.flag(Flag.LIMIT_EXCEEDED, "officecrypto: decrypted content exceeds the inflate budget")
 
-    @staticmethod
-    def _decrypt(office, method: str, ctx: Context) -> tuple[int, str | None, bytes | None]:
+    def _decrypt_once(self, data: bytes, office, method: str, ctx: Context) -> tuple[int, str | None, bytes | None]:
+        """`_decrypt`, its password search done once per document and password list: the same
+        attachment met again (twice in a mail, in a mail and in its archive) pays one key derivation
+        for the password that opened it, and none when none did."""
         if office is None:
             return 0, None, None
         defaults = SLOW_DEFAULTS if method in SLOW_TYPES else DEFAULT_PASSWORDS
         candidates = list(dict.fromkeys((*defaults, *ctx.passwords)))[:MAX_TRIES]
+        key = (hashlib.sha256(data).digest(), tuple(candidates))
+        known = _SEARCHED.get(key)
+        if known is not None:
+            tried, password = known
+            if password is None:
+                return tried, None, None
+            candidates = [password]
+            _, password, plain = self._decrypt(office, method, candidates, ctx)
+            return tried, password, plain
+        tried, password, plain = self._decrypt(office, method, candidates, ctx)
+        if not ctx.budget.expired():  # a search cut short by the clock says nothing about the rest
+            if len(_SEARCHED) >= MAX_SEARCHED:
+                _SEARCHED.pop(next(iter(_SEARCHED)))
+            _SEARCHED[key] = (tried, password)
+        return tried, password, plain
+
+    @staticmethod
+    def _decrypt(office, method: str, candidates: list[str], ctx: Context) -> tuple[int, str | None, bytes | None]:
         tried = 0
         for password in candidates:
             if ctx.budget.expired():
@@ -113,6 +143,42 @@ class OfficeCryptoExtractor(Extractor):
                 return tried, password, None
             return tried, password, plain
         return tried, None, None
+
+
+def _surely_plain(ole) -> bool:
+    """True when msoffcrypto, reading the same file, would find it not encrypted: the format it
+    would pick (Word, then Excel; PowerPoint and anything else are left to it) carries no
+    encryption mark. Word: FibBase.fEncrypted. Excel: no FILEPASS record before the globals' EOF."""
+    try:
+        if ole.exists("wordDocument"):
+            with ole.openstream("wordDocument") as stream:
+                fib = stream.read(32)
+            return len(fib) == 32 and not (struct.unpack_from("<H", fib, 10)[0] >> 8) & 1
+        if ole.exists("Workbook"):
+            with ole.openstream("Workbook") as stream:
+                return _no_filepass(stream.read())
+    except (OSError, ValueError, struct.error, IndexError, KeyError, TypeError):
+        pass
+    return False
+
+
+def _no_filepass(workbook: bytes) -> bool:
+    """The globals substream's records, as msoffcrypto walks them, hold no FILEPASS."""
+    if len(workbook) < 4 or struct.unpack_from("<H", workbook)[0] != BIFF8_BOF:
+        return True  # msoffcrypto stops at its assertion: not encrypted
+    pos = 4 + struct.unpack_from("<H", workbook, 2)[0]
+    for _ in range(MAX_GLOBALS_RECORDS):
+        if pos + 4 > len(workbook):
+            return True  # incomplete header: msoffcrypto raises, which reads as not encrypted
+        num, size = struct.unpack_from("<HH", workbook, pos)
+        pos += 4 + size
+        if pos > len(workbook):
+            return True
+        if num == FILEPASS:
+            return False
+        if num == BIFF_EOF:
+            return True
+    return False
 
 
 def _agile_verifies(info: dict, password: str) -> bool:

@@ -13,10 +13,10 @@ import re
 
 import olefile
 
-from maldoc import filetype
+from maldoc import filetype, olecompat
 from maldoc.extractor import Context, Extractor
 from maldoc.filetype import TypeSpec, risky_name
-from maldoc.olecompat import oleobj, quiet
+from maldoc.olecompat import quiet
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 from ._office_common import clean_url, is_namespace, log2, ole_error_flag, open_ole
@@ -26,22 +26,47 @@ EQUATION_CLSIDS = frozenset({"0002CE02-0000-0000-C000-000000000046", "0002CE03-0
 FLASH_CLSID = "D27CDB6E-AE6D-11CF-96B8-444553540000"
 PAYLOAD_MAGICS = (b"%PDF", b"PK\x03\x04", olefile.MAGIC, b"MZ", b"{\\rt", b"\x7fELF")
 SWF_RE = re.compile(rb"^(?:FWS|CWS|ZWS)[\x01-\x30]")
-URL_ASCII_RE = re.compile(rb"(?i)(?:https?|ftps?|file)://[\x21-\x7e]{3,1000}")
-URL_UTF16_RE = re.compile(
-    rb"(?i)(?:h\x00t\x00t\x00p\x00(?:s\x00)?|f\x00t\x00p\x00):\x00/\x00/\x00(?:[\x21-\x7e]\x00){3,1000}")
+# URLs in the raw bytes: `scheme://` then 3 to 1000 printable characters, in ASCII or UTF-16LE. The
+# scan looks for the `://` literal first (a memchr-speed search) and reads the scheme before it and
+# the body after it, rather than trying a case-insensitive alternation at every byte.
+URL_BODY_ASCII = re.compile(rb"[\x21-\x7e]{3,1000}")
+URL_BODY_UTF16 = re.compile(rb"(?:[\x21-\x7e]\x00){3,1000}")
+SCHEMES_ASCII = ((5, (b"https",)), (4, (b"http", b"ftps", b"file")), (3, (b"ftp",)))
+SCHEMES_UTF16 = ((10, (b"h\x00t\x00t\x00p\x00s\x00",)), (8, (b"h\x00t\x00t\x00p\x00",)), (6, (b"f\x00t\x00p\x00",)))
+MAX_URL_ANCHORS = 100_000  # `://` occurrences read per encoding: bounded for hostile input
 DDE_RE = re.compile(rb"\x13\s*DDE(?:AUTO)?\s|\x13\x00(?:\s\x00)*D\x00D\x00E\x00(?:A\x00U\x00T\x00O\x00)?\s\x00", re.I)
 URL_STOP = re.compile(r"[\s\"'<>\\^`{|}]")
+
+
+def _url_matches(data: bytes, anchor: bytes, schemes, body: re.Pattern[bytes]):
+    """Non-overlapping `scheme://body` spans, leftmost first, as a finditer of
+    `(?i)(?:scheme|...)<anchor>body` would give them (every match holds the anchor after its scheme)."""
+    end = 0
+    at = data.find(anchor)
+    seen = 0
+    while at >= 0 and seen < MAX_URL_ANCHORS:
+        seen += 1
+        for width, names in schemes:
+            start = at - width
+            if start >= end and data[start:at].lower() in names:
+                m = body.match(data, at + len(anchor))
+                if m:
+                    yield start, m.end()
+                    end = m.end()
+                break  # one scheme can precede a given anchor, whose body is the same for all
+        at = data.find(anchor, max(at + 1, end))
+    return
 
 
 def _urls(data: bytes, limit: int = 500) -> list[str]:
     """ASCII and UTF-16LE URLs in the raw file (text of Word and Excel streams, hyperlink monikers)."""
     found: dict[str, None] = {}
-    for m in URL_ASCII_RE.finditer(data):
-        found[m.group().decode("latin-1")] = None
+    for start, end in _url_matches(data, b"://", SCHEMES_ASCII, URL_BODY_ASCII):
+        found[data[start:end].decode("latin-1")] = None
         if len(found) >= limit:
             break
-    for m in URL_UTF16_RE.finditer(data):
-        found[m.group().decode("utf-16-le", "replace")] = None
+    for start, end in _url_matches(data, b":\x00/\x00/\x00", SCHEMES_UTF16, URL_BODY_UTF16):
+        found[data[start:end].decode("utf-16-le", "replace")] = None
         if len(found) >= limit:
             break
     urls = []
@@ -57,7 +82,7 @@ def package_payload(native: bytes, package: bool) -> tuple[str, bytes]:
     if package:
         try:
             with quiet():
-                stream = oleobj.OleNativeStream(bindata=native, package=False)
+                stream = olecompat.oleobj.OleNativeStream(bindata=native, package=False)
             if stream.data is not None and stream.filename:
                 return str(stream.filename).strip("\x00"), bytes(stream.data)
         except Exception:

@@ -1,8 +1,10 @@
 """RTF documents: embedded objects (rtfobj), exploit classes, auto-update, obfuscation signs.
 
-rtfobj reproduces Word's quirks when it decodes `\\objdata` (odd hex digits, `\\'hh` inside hex,
-`\\bin`), so its objects are what Word would load. Each object's payload goes out as a child:
-the Package's file under its own name, an OLE2 object as `<class>.bin`, anything else raw.
+Objects are found by `_rtf_scan.ObjectScanner` (rtfobj's rules in one linear pass; they reproduce
+Word's quirks: odd hex digits, `\\'hh` inside hex, `\\bin`) and decoded by rtfobj, so they are what
+Word would load. A document without `\\obj*` or `\\bin` is not scanned for objects at all
+(`rtf.triage_skipped`). Each object's payload goes out as a child: the Package's file under its own
+name, an OLE2 object as `<class>.bin`, anything else raw.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import olefile
 from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.filetype import TypeSpec, risky_name
-from maldoc.olecompat import quiet, rtfobj
+from maldoc.olecompat import quiet
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 from ._office_common import find_urls, log2
 
 HEADER_RE = re.compile(rb"^\s*\{\\rtf1(?![0-9a-zA-Z])")
 CONTROL_WORD_RE = re.compile(rb"\\[a-zA-Z]{1,32}-?\d{0,10}")
-HEX_RUN_RE = re.compile(rb"[0-9a-fA-F\r\n]{4096,}")
+# Starts only where a run starts: without the lookbehind, every shorter run is rescanned from each
+# of its characters (a quadratic pass over hex-heavy documents).
+HEX_RUN_RE = re.compile(rb"(?<![0-9a-fA-F\r\n])[0-9a-fA-F\r\n]{4096,}")
 OBJUPDATE_RE = re.compile(rb"\\objupdate(?![a-zA-Z])")
 OBJAUTLINK_RE = re.compile(rb"\\objautlink(?![a-zA-Z])")
 OBJDATA_RE = re.compile(rb"\\objdata(?![a-zA-Z])")
@@ -35,36 +39,14 @@ EQUATION_CLSIDS = frozenset({"0002CE02-0000-0000-C000-000000000046", "0002CE03-0
 MAX_OBJECTS = 500
 
 
-_NONHEX = re.compile(rb"[^a-fA-F0-9]")
+# Raw-byte triage: without one of these, rtfobj's parser can find no object (objects come only from
+# `\\objdata`) and cannot fail (a backslash at the end, or a control word over 250 letters).
+TRIAGE_WORDS = (b"\\obj", b"\\bin")
+LONG_WORD_RE = re.compile(rb"\\[a-zA-Z]{251}")
 
 
-class _ObjParser(rtfobj.RtfObjParser):
-    """rtfobj's parser without its quadratic steps: text outside objects is not kept, and the
-    `\\'hh` quirk (Word drops an odd trailing hex digit) cleans only the data added since the last one."""
-
-    def open_destination(self, destination) -> None:
-        destination.data = bytearray()
-        destination.clean = 0
-
-    def _text(self, matchobject) -> None:
-        if self.current_destination.cword == b"objdata":
-            self.current_destination.data += matchobject.group()
-
-    def control_symbol(self, matchobject) -> None:
-        if matchobject.group()[1:2] != b"'":
-            return
-        self.index += 2  # the two characters after \' are consumed, hex or not
-        dest = self.current_destination
-        if dest.cword != b"objdata":
-            return
-        if not isinstance(dest.data, bytearray):
-            dest.data, dest.clean = bytearray(dest.data), 0
-        tail = _NONHEX.sub(b"", bytes(dest.data[dest.clean:]))
-        del dest.data[dest.clean:]
-        dest.data += tail
-        if len(dest.data) & 1:
-            del dest.data[-1]
-        dest.clean = len(dest.data)
+def needs_object_parse(data: bytes) -> bool:
+    return any(w in data for w in TRIAGE_WORDS) or data.endswith(b"\\") or LONG_WORD_RE.search(data) is not None
 
 
 def _clean(value) -> str:
@@ -75,12 +57,13 @@ def _clean(value) -> str:
 
 class RtfExtractor(Extractor):
     name = "rtf"
-    version = 1
+    version = 2
     detects = (TypeSpec("rtf", filetype.is_rtf, 30, "rtf", "Rich Text Format"),)
     file_types = frozenset({FileType.RTF})
     features = ("objects", "ole_objects", "packages", "package_risky", "ole2link", "equation", "exploit_clsid",
                 "objupdate", "objautlink", "header_anomaly", "control_words_per_kb", "max_hex_run_log2",
-                "bin_controls", "objdata_controls", "object_controls", "max_depth", "urls", "size_log2")
+                "bin_controls", "objdata_controls", "object_controls", "max_depth", "urls", "size_log2",
+                "triage_skipped")
     rules = ("RTF_OBJECT", "RTF_OLE2LINK", "RTF_EQUATION", "RTF_KNOWN_EXPLOIT_CLSID", "RTF_PACKAGE",
              "OFFICE_PACKAGE_EXECUTABLE", "RTF_OBJUPDATE", "RTF_HEADER_ANOMALY", "RTF_OBFUSCATION")
 
@@ -91,20 +74,26 @@ class RtfExtractor(Extractor):
         f["rtf.size_log2"] = log2(len(data))
         self._structure(data, sample, ctx, out)
         ctx.check()
-        parser = _ObjParser(data)
-        try:
-            with quiet():
-                parser.parse()
-        except (ValueError, IndexError, TypeError, RecursionError, UnicodeError) as exc:
-            out.flag(Flag.PARSE_ERROR, f"rtf: rtfobj failed ({type(exc).__name__}: {exc})")
+        f["rtf.triage_skipped"] = float(not needs_object_parse(data))
+        objects, total = [], 0
+        if not f["rtf.triage_skipped"]:
+            from ._rtf_scan import ObjectScanner  # and rtfobj: only for documents that may hold objects
+
+            scanner = ObjectScanner(data, MAX_OBJECTS, ctx.check)
+            try:
+                with quiet():
+                    scanner.scan()
+            except (ValueError, IndexError, TypeError, RecursionError, UnicodeError) as exc:
+                out.flag(Flag.PARSE_ERROR, f"rtf: rtfobj failed ({type(exc).__name__}: {exc})")
+            objects, total = scanner.objects, scanner.total
         counts = dict.fromkeys(("objects", "ole_objects", "packages", "package_risky", "ole2link", "equation",
                                 "exploit_clsid"), 0.0)
-        for i, obj in enumerate(parser.objects[:MAX_OBJECTS]):
+        for i, obj in enumerate(objects):
             ctx.check()
             counts["objects"] += 1
             self._object(i, obj, sample, ctx, out, counts)
-        if len(parser.objects) > MAX_OBJECTS:
-            out.flag(Flag.LIMIT_EXCEEDED, f"rtf: {len(parser.objects)} objects, read {MAX_OBJECTS}")
+        if total > MAX_OBJECTS:
+            out.flag(Flag.LIMIT_EXCEEDED, f"rtf: {total} objects, read {MAX_OBJECTS}")
         for key, value in counts.items():
             f[f"rtf.{key}"] = value
         if counts["objects"]:

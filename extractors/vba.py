@@ -17,14 +17,14 @@ import zlib
 
 import olefile
 
-from maldoc import filetype
+from maldoc import filetype, olecompat
 from maldoc.extractor import Context, Extractor
 from maldoc.filetype import TypeSpec
-from maldoc.olecompat import olevba, quiet
+from maldoc.olecompat import quiet
 from maldoc.types import ExtractorResult, FileType, Flag, MacroSource, Sample
 
 from . import _office_vba as analysis
-from ._office_common import log2, open_package
+from ._office_common import log2, open_ole, open_package
 
 MACRO_KEEP_CHARS = 256 * 1024  # source kept per document for analysts (--show-macros)
 MAX_MODULES = 500
@@ -34,6 +34,13 @@ MSO_MAGIC = b"ActiveMime"
 BINDATA_RE = re.compile(rb"<(?:[\w.-]+:)?bin(?:ary)?Data\b[^>]{0,400}>([A-Za-z0-9+/=\s]{16,})</", re.I)
 XML_HEAD_RE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<", re.S)
 PCODE_STRING_RE = re.compile(rb"[\x20-\x7e]{8,}")
+# Raw-byte triage of OLE files. olevba finds VBA through storages with these names (MS-OVBA
+# projects, Word 97 `Macros`, PowerPoint's embedded projects) or, in any stream, the compressed
+# source's `Attribut\x00`. A stream's bytes may be split at 64-byte sector boundaries, but either
+# half of that 9-byte marker holds one of these two pieces.
+VBA_ENTRY_NAMES = frozenset({"vba", "_vba_project", "_vba_project_cur", "project", "projectwm", "dir", "macros",
+                             "powerpoint document"})
+VBA_MARKER_PIECES = (b"Attri", b"ibut\x00")
 PCODE_IOC_RE = re.compile(rb"(?i)https?://|\.exe\b|powershell|cmd(?:\.exe)? /c|wscript\.shell|\.dll\b|\.vbs\b|\.hta\b")
 
 
@@ -77,16 +84,21 @@ def _xml_projects(data: bytes, cap: int) -> list[tuple[str, bytes]]:
 
 class VbaExtractor(Extractor):
     name = "vba"
-    version = 1
+    version = 2
     detects = (TypeSpec("office_xml", filetype.is_office_xml, 50, "xml", "Word/Excel 2003 XML and Flat OPC"),)
     file_types = frozenset({FileType.OLE, FileType.OOXML, FileType.OFFICE_XML, FileType.MHTML})
     features = ("has_vba", "projects", "modules", "code_bytes_log2", "empty_modules", "pcode_only_modules",
-                "stomping", *analysis.FEATURES)
+                "stomping", "triage_skipped", *analysis.FEATURES)
     rules = ("VBA_MACROS", "VBA_STOMPING", *analysis.RULES)
     order = 30  # after officecrypto (10), which marks encrypted samples
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         encrypted = Flag.ENCRYPTED in out.flags or Flag.DECRYPTED in out.flags
+        if sample.data.startswith(OLE_MAGIC) and not _may_hold_vba(sample.data):
+            if not encrypted:  # what the full pass writes for a file without VBA, and that it was skipped
+                out.features.update(dict.fromkeys(_NO_VBA, 0.0))
+                out.features["vba.triage_skipped"] = 1.0
+            return
         modules: list[tuple[str, str]] = []
         pcode_hits: list[str] = []
         stats = {"projects": 0, "empty": 0, "pcode_only": 0}
@@ -95,9 +107,9 @@ class VbaExtractor(Extractor):
             ctx.check()
             try:
                 self._read_container(label, blob, ctx, modules, pcode_hits, stats)
-            except olevba.FileOpenError:
+            except olecompat.olevba.FileOpenError:
                 continue  # not a container VBA_Parser knows (e.g. plain MIME): no VBA there
-            except (olevba.OlevbaBaseException, OSError, ValueError, struct.error, KeyError, IndexError,
+            except (olecompat.olevba.OlevbaBaseException, OSError, ValueError, struct.error, KeyError, IndexError,
                     TypeError, AttributeError, zlib.error, RuntimeError) as exc:
                 failed = True
                 out.flag(Flag.PARSE_ERROR, f"vba: {label}: olevba failed ({type(exc).__name__}: {exc})")
@@ -112,6 +124,7 @@ class VbaExtractor(Extractor):
         f["vba.empty_modules"] = float(stats["empty"])
         f["vba.pcode_only_modules"] = float(stats["pcode_only"])
         f["vba.stomping"] = float(bool(pcode_hits))
+        f["vba.triage_skipped"] = 0.0
         if not modules and not stats["projects"]:
             return
         out.add("VBA_MACROS", f"{len(modules)} modules, {len(code)} chars", sample.display_path)
@@ -168,7 +181,7 @@ class VbaExtractor(Extractor):
     def _read_container(self, label: str, blob: bytes, ctx: Context, modules: list[tuple[str, str]],
                         pcode_hits: list[str], stats: dict[str, int]) -> None:
         with quiet():
-            parser = olevba.VBA_Parser(label, data=blob, relaxed=True)
+            parser = olecompat.olevba.VBA_Parser(label, data=blob, relaxed=True)
         try:
             with quiet():
                 if not parser.detect_vba_macros():
@@ -199,10 +212,11 @@ class VbaExtractor(Extractor):
     def _read_project(ole, vba_root, project_path, dir_path, ctx: Context, modules, pcode_hits, stats) -> None:
         try:
             with quiet():
-                project = olevba.VBA_Project(ole, vba_root, project_path, dir_path, relaxed=True)
+                project = olecompat.olevba.VBA_Project(ole, vba_root, project_path, dir_path, relaxed=True)
                 project.parse_project_stream()
                 iterator = project.parse_modules()
-        except (olevba.OlevbaBaseException, OSError, ValueError, struct.error, IndexError, KeyError, TypeError):
+        except (olecompat.olevba.OlevbaBaseException, OSError, ValueError, struct.error, IndexError, KeyError,
+                TypeError):
             return
         while len(modules) < MAX_MODULES:
             ctx.check()
@@ -211,7 +225,7 @@ class VbaExtractor(Extractor):
                     _, filename, code = next(iterator)
             except StopIteration:
                 break
-            except (olevba.OlevbaBaseException, OSError, ValueError, struct.error, IndexError, KeyError,
+            except (olecompat.olevba.OlevbaBaseException, OSError, ValueError, struct.error, IndexError, KeyError,
                     TypeError, AttributeError):
                 break  # a broken module record ends the project (olevba's parser cannot resync)
             module = project.modules[-1]
@@ -229,6 +243,24 @@ class VbaExtractor(Extractor):
                     if PCODE_IOC_RE.search(m.group()) and text.lower() not in low:
                         pcode_hits.append(text[:60])
             modules.append((str(filename or module.name), code))
+
+
+_NO_VBA = ("vba.has_vba", "vba.projects", "vba.modules", "vba.code_bytes_log2", "vba.empty_modules",
+           "vba.pcode_only_modules", "vba.stomping")
+
+
+def _may_hold_vba(data: bytes) -> bool:
+    """False only when olevba could find no VBA in this OLE file: no VBA/macro/PowerPoint entry
+    in its directory and no piece of the compressed-source marker anywhere in its bytes."""
+    if any(piece in data for piece in VBA_MARKER_PIECES):
+        return True
+    try:
+        ole = open_ole(data)
+        with quiet():
+            entries = ole.listdir(streams=True, storages=True)
+    except Exception:
+        return True  # let olevba meet (and report) what olefile cannot read
+    return any(part.lower() in VBA_ENTRY_NAMES for entry in entries for part in entry)
 
 
 def _pcode(ole, module) -> bytes:

@@ -67,3 +67,54 @@ def test_decrypted_content_is_scanned_end_to_end(plain_docm: bytes) -> None:
 def test_plain_ole_file_is_not_encrypted() -> None:
     out = fx.run(OfficeCryptoExtractor(), fx.oledoc.doc("hello", None, fx.PID), "p.doc")
     assert out.features["officecrypto.encrypted"] == 0 and not out.flags
+
+
+def _full_pass(monkeypatch, data: bytes):
+    from maldoc.extractors import officecrypto
+
+    monkeypatch.setattr(officecrypto, "_surely_plain", lambda _ole: False)
+    out = fx.run(OfficeCryptoExtractor(), data, "x")
+    monkeypatch.undo()
+    return out
+
+
+def test_plain_word_and_excel_skip_msoffcrypto_with_the_same_answer(monkeypatch) -> None:
+    for data in (fx.oledoc.doc("plain text", None, fx.PID), fx.xls(fx.workbook())):
+        quick, full = fx.run(OfficeCryptoExtractor(), data, "x"), _full_pass(monkeypatch, data)
+        assert quick.features.pop("officecrypto.triage_skipped") == 1
+        assert full.features.pop("officecrypto.triage_skipped") == 0
+        assert quick.features == full.features == {"officecrypto.encrypted": 0.0, "officecrypto.ooxml_container": 0.0}
+
+
+def test_encryption_marks_send_the_document_to_msoffcrypto() -> None:
+    from maldoc.samples import cfb, oledoc
+
+    marked = cfb.write({"WordDocument": oledoc._fib(4, encrypted=True) + b"text", "1Table": b"\0" * 512},
+                       root_clsid=oledoc.CLSID_WORD)
+    assert fx.run(OfficeCryptoExtractor(), marked, "rc4.doc").features["officecrypto.triage_skipped"] == 0
+    book = fx.workbook()
+    filepass = fx._rec(0x002F, b"\x01\x00" + b"\0" * 52)  # RC4 FILEPASS right after the globals' BOF
+    bof_len = len(fx._bof(0x0005))
+    locked = fx.xls(book[:bof_len] + filepass + book[bof_len:])
+    assert fx.run(OfficeCryptoExtractor(), locked, "rc4.xls").features["officecrypto.triage_skipped"] == 0
+    ppt = cfb.write({"PowerPoint Document": b"\0" * 64, "Current User": b"\0" * 64})
+    assert fx.run(OfficeCryptoExtractor(), ppt, "a.ppt").features["officecrypto.triage_skipped"] == 0
+
+
+def test_password_search_runs_once_per_document(monkeypatch, plain_docm: bytes) -> None:
+    from maldoc.extractors import officecrypto
+
+    data = encrypted(plain_docm, "unguessable-too")
+    first = fx.run(OfficeCryptoExtractor(), data, "a.docm")
+    calls = []
+    real = officecrypto.OfficeCryptoExtractor._decrypt
+    monkeypatch.setattr(officecrypto.OfficeCryptoExtractor, "_decrypt",
+                        staticmethod(lambda *a: calls.append(a) or real(*a)))
+    again = fx.run(OfficeCryptoExtractor(), data, "b.docm")
+    assert calls == [] and again.features == first.features and again.flags == first.flags
+    opened = encrypted(plain_docm, "VelvetSweatshop")
+    fx.run(OfficeCryptoExtractor(), opened, "c.xlsm")
+    calls.clear()
+    out = fx.run(OfficeCryptoExtractor(), opened, "d.xlsm")
+    assert len(calls) == 1 and calls[0][2] == ["VelvetSweatshop"]  # straight to the password that worked
+    assert out.children[0].data == plain_docm and out.features["officecrypto.passwords_tried"] == 1

@@ -92,3 +92,39 @@ def test_broken_compound_file_is_flagged() -> None:
     out = fx.run(OleExtractor(), data[:700], "cut.doc")
     assert out.flags & {Flag.TRUNCATED, Flag.PARSE_ERROR}
     assert out.errors and out.errors[0].startswith("ole: unreadable")
+
+
+def _urls_by_regex(data: bytes, limit: int = 500) -> list[str]:
+    """The scan `_urls` replaced: two case-insensitive regexes over the whole file."""
+    import re
+
+    from maldoc.extractors._office_common import clean_url, is_namespace
+    from maldoc.extractors.ole import URL_STOP
+
+    ascii_re = re.compile(rb"(?i)(?:https?|ftps?|file)://[\x21-\x7e]{3,1000}")
+    utf16_re = re.compile(rb"(?i)(?:h\x00t\x00t\x00p\x00(?:s\x00)?|f\x00t\x00p\x00):\x00/\x00/\x00"
+                          rb"(?:[\x21-\x7e]\x00){3,1000}")
+    found: dict[str, None] = {}
+    for pattern, encoding in ((ascii_re, "latin-1"), (utf16_re, "utf-16-le")):
+        for m in pattern.finditer(data):
+            found[m.group().decode(encoding, "replace")] = None
+            if len(found) >= limit:
+                break
+    urls = [clean_url(URL_STOP.split(raw, 1)[0]) for raw in found]
+    return list(dict.fromkeys(u for u in urls if len(u) > 10 and not is_namespace(u)))
+
+
+def test_url_scan_matches_the_regex_scan_it_replaced() -> None:
+    import random
+
+    from maldoc.extractors.ole import _urls
+
+    rng = random.Random(3)
+    pieces = [b"http://", b"HTTPS://", b"ftp://", b"FtPs://", b"file://", b"://", b"xhttps://", b"a", b"example.com/",
+              b"\x00", b" ", b"http", b"s://", "http://u16.example/x".encode("utf-16-le"),
+              "HTTPS://ab".encode("utf-16-le"), ":/".encode("utf-16-le"), b"x" * 998, b"ab",
+              "ftp://".encode("utf-16-le"), b"\x00h\x00t"]
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        assert _urls(data) == _urls_by_regex(data), data[:80]
+        assert _urls(data, 3) == _urls_by_regex(data, 3)

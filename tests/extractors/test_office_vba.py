@@ -155,3 +155,40 @@ def _with_text_offset(dir_stream: bytes, module: str, offset: int) -> bytes:
     at = dir_stream.index(module.encode())
     rec = dir_stream.index(struct.pack("<HI", 0x0031, 4), at)
     return dir_stream[:rec + 6] + struct.pack("<I", offset) + dir_stream[rec + 10:]
+
+
+def _full_pass(monkeypatch, data: bytes, out: ExtractorResult | None = None) -> ExtractorResult:
+    from maldoc.extractors import vba
+
+    monkeypatch.setattr(vba, "_may_hold_vba", lambda _data: True)
+    result = fx.run(VbaExtractor(), data, "x.doc", out=out)
+    monkeypatch.undo()
+    return result
+
+
+def test_ole_without_vba_storage_skips_the_vba_pass_with_the_same_answer(monkeypatch) -> None:
+    for data in (fx.oledoc.doc("plain text", None, fx.PID), fx.xls(fx.workbook())):
+        quick = fx.run(VbaExtractor(), data, "x.doc")
+        full = _full_pass(monkeypatch, data)
+        assert quick.features.pop("vba.triage_skipped") == 1 and full.features.pop("vba.triage_skipped") == 0
+        assert quick.features == full.features and fx.rules(quick) == fx.rules(full) == set()
+    assert fx.run(VbaExtractor(), fx.doc_with_vba("Sub X()\nEnd Sub"), "m.doc").features["vba.triage_skipped"] == 0
+
+
+def test_skipped_encrypted_document_still_writes_nothing() -> None:
+    out = ExtractorResult()
+    out.flag(Flag.ENCRYPTED, "officecrypto: not opened")
+    fx.run(VbaExtractor(), fx.oledoc.doc("x", None, fx.PID), "locked.doc", out=out)
+    assert not any(k.startswith("vba.") for k in out.features)
+
+
+def test_vba_marker_split_at_a_sector_boundary_is_not_skipped() -> None:
+    from maldoc.extractors.vba import _may_hold_vba
+
+    plain = fx.oledoc.doc("plain text", None, fx.PID)
+    assert not _may_hold_vba(plain)
+    for k in range(1, 9):  # either half of b"Attribut\x00" keeps the file in the full pass
+        marker = b"Attribut\x00"
+        assert _may_hold_vba(plain + b"\0" * 7 + marker[:k]) or _may_hold_vba(plain + marker[k:])
+        assert _may_hold_vba(plain + marker[:k] + b"\0" * 64 + marker[k:])
+    assert _may_hold_vba(fx.cfb.write({"PowerPoint Document": b"\0" * 64, "Current User": b"\0" * 64}))
