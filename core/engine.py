@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
 from collections import deque
@@ -29,6 +30,7 @@ from maldoc.extractor import Options
 from maldoc.hashing import hashes
 from maldoc.limits import Limits
 from maldoc.policy import Policy
+from maldoc.pool import fork_analyze
 from maldoc.scoring import Scorer, build_verdict
 from maldoc.types import Node
 from maldoc.verdict import Verdict
@@ -175,6 +177,19 @@ class Engine:
                         yield key, node
                     if bar:
                         bar.advance()
+                return
+            if total == 1 and self._pool is None and hasattr(os, "fork"):
+                # One input and no pool yet (an analyst's single file): a forked child gives the same
+                # hard timeout and isolation without a pool's start-up.
+                for key, load in items:
+                    data, digests = _loaded(_call(load))
+                    if isinstance(data, str):
+                        yield key, Unreadable(data)
+                        continue
+                    node = fork_analyze(data, _name(key), self.limits, self.options,
+                                        **({"task": self._task} if self._task else {}))
+                    node.hashes = digests
+                    yield key, node
                 return
             window = max(2, self.pool.jobs * 2)  # keeps workers busy, memory bounded
             pending: deque = deque()

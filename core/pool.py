@@ -113,3 +113,58 @@ class ScanPool:
             self.close()
         else:
             self.terminate()
+
+
+def fork_analyze(data: bytes, name: str, limits: Limits, options: Options, task: TaskFn = analyze_task) -> Node:
+    """One input analysed in a forked child: the pool's hard timeout, memory limit and crash
+    isolation without starting a pool (a forkserver and its interpreter cost about a second; a
+    fork costs milliseconds). For a single small input (an analyst's one file). The child only
+    analyses (no LightGBM call), so threads the parent may have started are never needed there."""
+    import pickle
+    import select
+    import signal
+    import time
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: analyse, send the pickled Node, leave without running any cleanup
+        code = 0
+        try:
+            os.close(read_fd)
+            _init_worker(limits.max_memory_mb)
+            payload = pickle.dumps(task(data, name, limits, options), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(payload)
+        except MemoryError:
+            code = 3
+        except BaseException:
+            code = 4
+        os._exit(code)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limits.timeout_s
+    timed_out = False
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([pipe], [], [], left)
+            if not ready:
+                continue
+            chunk = pipe.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    if timed_out:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return failed_node(data, name, Flag.TIMED_OUT, f"analysis killed after timeout_s={limits.timeout_s}")
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not chunks:
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+        if code == 3:
+            return failed_node(data, name, Flag.LIMIT_EXCEEDED, "out of memory in scan worker")
+        return failed_node(data, name, Flag.WORKER_DIED, f"scan worker died (exit code {code}): crash or memory limit")
+    return pickle.loads(b"".join(chunks))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-import pyzipper
-
 from maldoc import filetype
 from maldoc.archive import Member, MemberError, WrongPassword, unpack
 from maldoc.extractor import Context, Extractor
@@ -62,6 +60,8 @@ class ZipExtractor(Extractor):
     rules = ("CORE_ENCRYPTED_ARCHIVE", "CORE_ZIP_BOMB", "CORE_SCRIPT_NAME")
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
+        import pyzipper  # here, not at import: start-up of scans that meet no ZIP
+
         try:
             zf = pyzipper.AESZipFile(io.BytesIO(sample.data))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:

@@ -57,7 +57,7 @@ def test_a_full_queue_is_an_error_answer_not_a_verdict():
     holder.start()
     try:
         for _ in range(500):  # until the slow scan holds the slot
-            if running.service.scanner.inflight:
+            if running.service.engine.inflight:
                 break
             threading.Event().wait(0.01)
         answer = clamd_command(clamd, b"zINSTREAM\0", instream(b"not cached: " + slow))
