@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from maldoc.samples import templates_mail, templates_office, templates_pdf, templates_web  # noqa: F401 (register)
+from maldoc.samples import (  # noqa: F401 (register)
+    templates_carriers,
+    templates_containers,
+    templates_mail,
+    templates_office,
+    templates_pdf,
+    templates_web,
+)
 from maldoc.samples.registry import TEMPLATES, Template
 
 MANIFEST = "manifest.csv"

@@ -21,6 +21,9 @@ INDICATORS = frozenset((
     "pdf_link_lure",
     "pdf_obfuscated_names", "html_password_form", "html_smuggling", "onenote_embedded_file",
     "email_attachment", "zip_encrypted", "password_in_body", "office_encrypted", "urls",
+    "archive_lure", "sevenzip_encrypted", "diskimage_lure", "msg_attachment", "tnef_attachment",
+    "ppt_program_action", "ppt_hover_action", "ppt_embedded_ole", "msdt_handler", "search_ms_handler", "mhtml_xusc",
+    "altchunk_rtf_link", "static_ole_class", "word6_macros", "word6_auto_macro",
 ))
 
 

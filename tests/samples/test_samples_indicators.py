@@ -15,7 +15,10 @@ COUNT = 2 * max(len(templates("malicious")), len(templates("benign")))
 
 TYPES = {"doc": FileType.OLE, "xls": FileType.OLE, "docm": FileType.OOXML, "xlsm": FileType.OOXML,
          "docx": FileType.OOXML, "xlsx": FileType.OOXML, "rtf": FileType.RTF, "pdf": FileType.PDF,
-         "html": FileType.HTML, "one": FileType.ONENOTE, "eml": FileType.EMAIL}
+         "html": FileType.HTML, "one": FileType.ONENOTE, "eml": FileType.EMAIL,
+         "iso": FileType("iso"), "7z": FileType("sevenzip"), "gz": FileType("gzip"), "msg": FileType("msg"),
+         "dat": FileType("tnef"), "pptm": FileType.OOXML, "ppsx": FileType.OOXML, "pptx": FileType.OOXML,
+         "ppt": FileType.OLE, "pps": FileType.OLE}
 TYPE_OVERRIDES = {"docx_encrypted": FileType.OLE}  # encrypted OOXML is an OLE container
 
 # indicator -> any of these rule ids, somewhere in the scan tree
@@ -34,6 +37,14 @@ RULES = {
     "html_smuggling": {"HTML_SMUGGLING"},
     "onenote_embedded_file": {"ONENOTE_EMBEDDED_FILE", "ONENOTE_EMBEDDED_SCRIPT", "ONENOTE_EMBEDDED_EXECUTABLE"},
     "zip_encrypted": {"CORE_ENCRYPTED_ARCHIVE"},
+    "archive_lure": {"ARCHIVE_LURE_SHAPE"}, "sevenzip_encrypted": {"CORE_ENCRYPTED_ARCHIVE"},
+    "diskimage_lure": {"DISKIMAGE_LNK_HIDDEN_PAYLOAD"}, "msg_attachment": {"MSG_ATTACHMENT"},
+    "tnef_attachment": {"TNEF_ATTACHMENT"}, "ppt_program_action": {"PPT_ACTION_RUN_PROGRAM"},
+    "ppt_hover_action": {"PPT_HOVER_ACTION"}, "ppt_embedded_ole": {"PPT_EMBEDDED_OLE"},
+    "msdt_handler": {"EXPLOIT_MSDT_HANDLER"}, "search_ms_handler": {"EXPLOIT_SEARCH_MS_HANDLER"},
+    "mhtml_xusc": {"EXPLOIT_MHTML_XUSC"}, "altchunk_rtf_link": {"EXPLOIT_ALTCHUNK_RTF_LINK"},
+    "static_ole_class": {"EXPLOIT_OLE_STATIC_CLASS"}, "word6_macros": {"WORD6_MACROS"},
+    "word6_auto_macro": {"WORD6_AUTO_MACRO"},
 }
 # indicator -> (feature, minimum) on the root node
 FEATURES = {"pdf_openaction": ("pdf.openaction", 1), "pdf_many_uris": ("pdf.uri_actions", 10),
