@@ -30,9 +30,10 @@ COPY samples samples
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[serve,pipeline]"
 
 FROM ${PYTHON_IMAGE}
-# libgomp1: LightGBM's OpenMP runtime, absent from slim images.
+# libgomp1: LightGBM's OpenMP runtime, absent from slim images. libarchive13: the C library
+# libarchive-c reads 7z, RAR, CAB, TAR, ISO and gz/xz/bz2 with.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
+    && apt-get install -y --no-install-recommends libgomp1 libarchive13 \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin maldoc

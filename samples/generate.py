@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from maldoc.samples import (  # noqa: F401 (register)
+    templates_carriers,
+    templates_containers,
     templates_lnk,
     templates_mail,
     templates_office,

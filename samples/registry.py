@@ -24,6 +24,9 @@ INDICATORS = frozenset((
     "svg_script", "svg_foreign_html", "svg_javascript_uri", "lnk_shell", "lnk_download", "lnk_encoded_command",
     "script_download_exec", "script_encoded", "script_encoded_command", "script_obfuscated", "script_lolbin",
     "script_shell_exec", "qr_url",
+    "archive_lure", "sevenzip_encrypted", "diskimage_lure", "msg_attachment", "tnef_attachment",
+    "ppt_program_action", "ppt_hover_action", "ppt_embedded_ole", "msdt_handler", "search_ms_handler", "mhtml_xusc",
+    "altchunk_rtf_link", "static_ole_class", "word6_macros", "word6_auto_macro",
 ))
 
 

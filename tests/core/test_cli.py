@@ -139,7 +139,7 @@ def test_office_scan_survives_warnings_as_errors(tmp_path):
     """oletools' pyparsing deprecation warnings must not break `-W error` settings."""
     from maldoc.samples import generate_samples
 
-    doc = next(s for s in generate_samples(200, seed=2) if s.family == "doc_vba_dropper")
+    doc = next(s for s in generate_samples(400, seed=2) if s.family == "doc_vba_dropper")  # stops at the first
     path = tmp_path / f"x.{doc.format}"
     path.write_bytes(doc.data)
     proc = subprocess.run([sys.executable, "-W", "error", "-m", "maldoc.cli", "scan", str(path), "--jsonl",

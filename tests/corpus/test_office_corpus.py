@@ -16,7 +16,7 @@ from maldoc.scoring import RuleScorer
 from maldoc.types import Flag
 
 OFFICE_FORMATS = {"ole", "ooxml", "rtf"}
-OURS = ("officecrypto", "ole", "ooxml", "vba", "xlm", "rtf")
+OURS = ("officecrypto", "ole", "ooxml", "vba", "xlm", "rtf", "msg", "ppt", "pptx", "word6", "exploits")
 # The engine wraps an escaped exception as "<extractor>: <ExceptionType>: ..."; these types are our bugs.
 BUG = re.compile(rf"^({'|'.join(OURS)}): (KeyError|AttributeError|TypeError|IndexError|NameError|"
                  r"UnboundLocalError|ZeroDivisionError|AssertionError|RecursionError|ValueError|struct\.error|"

@@ -18,7 +18,10 @@ TYPES = {"doc": FileType.OLE, "xls": FileType.OLE, "docm": FileType.OOXML, "xlsm
          "html": FileType.HTML, "one": FileType.ONENOTE, "eml": FileType.EMAIL, "svg": FileType("svg"),
          "lnk": FileType("lnk"), "vbs": FileType("script_vbs"), "vbe": FileType("script_vbs"),
          "js": FileType("script_js"), "ps1": FileType("script_ps1"), "bat": FileType("script_bat"),
-         "png": FileType("image_png")}
+         "png": FileType("image_png"),
+         "iso": FileType("iso"), "7z": FileType("sevenzip"), "gz": FileType("gzip"), "msg": FileType("msg"),
+         "dat": FileType("tnef"), "pptm": FileType.OOXML, "ppsx": FileType.OOXML, "pptx": FileType.OOXML,
+         "ppt": FileType.OLE, "pps": FileType.OLE}
 TYPE_OVERRIDES = {"docx_encrypted": FileType.OLE}  # encrypted OOXML is an OLE container
 
 # indicator -> any of these rule ids, somewhere in the scan tree
@@ -43,6 +46,14 @@ RULES = {
     "script_download_exec": {"SCRIPT_DOWNLOAD_EXECUTE"}, "script_encoded": {"SCRIPT_ENCODED_SCRIPT"},
     "script_encoded_command": {"SCRIPT_ENCODED_COMMAND"}, "script_obfuscated": {"SCRIPT_OBFUSCATED"},
     "script_lolbin": {"SCRIPT_LOLBIN"}, "script_shell_exec": {"SCRIPT_SHELL_EXEC"}, "qr_url": {"QR_URL"},
+    "archive_lure": {"ARCHIVE_LURE_SHAPE"}, "sevenzip_encrypted": {"CORE_ENCRYPTED_ARCHIVE"},
+    "diskimage_lure": {"DISKIMAGE_LNK_HIDDEN_PAYLOAD"}, "msg_attachment": {"MSG_ATTACHMENT"},
+    "tnef_attachment": {"TNEF_ATTACHMENT"}, "ppt_program_action": {"PPT_ACTION_RUN_PROGRAM"},
+    "ppt_hover_action": {"PPT_HOVER_ACTION"}, "ppt_embedded_ole": {"PPT_EMBEDDED_OLE"},
+    "msdt_handler": {"EXPLOIT_MSDT_HANDLER"}, "search_ms_handler": {"EXPLOIT_SEARCH_MS_HANDLER"},
+    "mhtml_xusc": {"EXPLOIT_MHTML_XUSC"}, "altchunk_rtf_link": {"EXPLOIT_ALTCHUNK_RTF_LINK"},
+    "static_ole_class": {"EXPLOIT_OLE_STATIC_CLASS"}, "word6_macros": {"WORD6_MACROS"},
+    "word6_auto_macro": {"WORD6_AUTO_MACRO"},
 }
 # indicator -> (feature, minimum) on the root node
 FEATURES = {"pdf_openaction": ("pdf.openaction", 1), "pdf_many_uris": ("pdf.uri_actions", 10),
