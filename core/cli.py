@@ -31,6 +31,8 @@ SUBCOMMANDS = {
     "maldoc.serving.cli": "maldoc[serve]",
     "maldoc.serving.gateway_cli": "maldoc[serve]",
     "maldoc.serving.milter": "maldoc[milter]",
+    "maldoc.serving.feedback_cli": "maldoc",
+    "maldoc.serving.drift_cli": "maldoc[serve]",
 }
 
 EPILOG = """exit codes: 0 no malicious verdict, 1 at least one malicious verdict,

@@ -1,10 +1,10 @@
 """The Kubeflow (kfp v2) retraining pipeline: `maldoc pipeline compile | run | schedule`.
 
     steps       what each step does, as plain functions over `maldoc.training`
-    gate        promotion: compare candidate and current bundle on the same files; publish
+    gate        promotion: beat the current (or shipped) bundle and the rules on the same files; record; publish
     components  one kfp component per step, each a thin wrapper over `steps` / `gate`
     pipeline    the wiring (ParallelFor over shards, Collected, If promoted)
-    compile     YAML (golden file: maldoc_pipeline.yaml), local (kfp.local), client (KFP REST)
+    compile     YAML (golden file: maldoc_pipeline.yaml), local (kfp.local), client (KFP REST, one-line errors)
     cli         the `pipeline` command
 
 kfp is an optional extra (`maldoc[pipeline]`): `components` imports it, the other modules only

@@ -8,8 +8,10 @@ rest of the CLI works without it.
 
     maldoc pipeline compile --out pipeline/maldoc_pipeline.yaml      (regenerates the golden file)
     maldoc pipeline run --local --corpus DIR [--shards 4 --parallelism 2]
-    maldoc pipeline run --host URL --corpus /data/corpus
+    maldoc pipeline run --host URL --namespace team --token-file /path/token --corpus /data/corpus
     maldoc pipeline schedule --host URL --cron "0 3 * * 0" --corpus /data/corpus
+
+A KFP host that cannot be reached or refuses the request is a one-line error and exit code 2.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def register(subparsers) -> None:
                      help="--local: step outputs and kfp.local's step cache (default ./maldoc-pipeline)")
     run.add_argument("--no-step-cache", action="store_true", help="--local: run every step, cached or not")
     run.add_argument("--run-name", metavar="NAME", help="--host: name of the run")
+    add_target_arguments(run)
     _compile_options(run)
     _run_parameters(run)
     add_limit_arguments(run)
@@ -54,10 +57,34 @@ def register(subparsers) -> None:
     sched.add_argument("--cron", metavar="EXPR", required=True,
                        help="when to retrain: 5 fields (minute hour day month weekday) or KFP's 6 (seconds first)")
     sched.add_argument("--name", default="maldoc-retrain", help="name of the recurring run")
+    add_target_arguments(sched, host=False)
     _compile_options(sched)
     _run_parameters(sched)
     add_limit_arguments(sched)
     sched.set_defaults(func=schedule_command)
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, *, host: bool = False) -> None:
+    """--namespace, --experiment, --token / --token-file (and --host when the caller has none)."""
+    from maldoc.pipeline.client import DEFAULT_EXPERIMENT, SERVICE_ACCOUNT_TOKEN
+
+    g = parser.add_argument_group("KFP host")
+    if host:
+        g.add_argument("--host", metavar="URL", help="KFP API endpoint")
+    g.add_argument("--namespace", metavar="NS", help="Kubeflow profile namespace of the run (multi-user KFP)")
+    g.add_argument("--experiment", default=DEFAULT_EXPERIMENT, metavar="NAME",
+                   help=f"experiment the run belongs to (default {DEFAULT_EXPERIMENT})")
+    token = g.add_mutually_exclusive_group()
+    token.add_argument("--token", metavar="TOKEN", help="bearer token for the KFP API")
+    token.add_argument("--token-file", metavar="FILE",
+                       help=f"read the bearer token from FILE (default inside a pod: {SERVICE_ACCOUNT_TOKEN})")
+
+
+def target_from_args(args: argparse.Namespace):
+    from maldoc.pipeline.client import Target, read_token
+
+    return Target(host=args.host, namespace=args.namespace, experiment=args.experiment,
+                  token=read_token(args.token, args.token_file))
 
 
 def _compile_options(parser: argparse.ArgumentParser) -> None:
@@ -79,9 +106,15 @@ def _run_parameters(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--synthetic", type=int, metavar="N", help="synthetic samples added to training")
     g.add_argument("--seed", type=int, metavar="N")
     g.add_argument("--eval-fraction", type=float, metavar="F", help="share of files set aside to evaluate and gate")
-    g.add_argument("--gate-metric", metavar="NAME", help="metric the candidate must beat (default tpr_at_fpr_0.001)")
-    g.add_argument("--gate-min-delta", type=float, metavar="F", help="margin it must beat it by (default 0)")
-    g.add_argument("--force", action="store_true", help="promote even when the current bundle's schema is gone")
+    g.add_argument("--gate-metric", metavar="NAME",
+                   help="metric the candidate must beat the current bundle and the rules by (default tpr_at_fpr_0.001)")
+    g.add_argument("--gate-max-fpr", type=float, metavar="F",
+                   help="largest FPR the candidate may have at its threshold (default 0.01)")
+    g.add_argument("--gate-min-delta", type=float, metavar="F", help="margin it must beat them by (default 0)")
+    g.add_argument("--force", action="store_true",
+                   help="promote whatever the gate finds (the decision records that it was forced)")
+    g.add_argument("--feedback-db", metavar="FILE", help="analyst feedback store whose labels correct the corpus")
+    g.add_argument("--quarantine", metavar="DIR", help="folder where files labelled by analysts are found by sha256")
     g.add_argument("--password", action="append", metavar="PW", help="password tried on encrypted files")
     g.add_argument("--train-param", action="append", metavar="NAME=JSON", default=[],
                    help="a TrainParams field, e.g. n_splits=3 or loco=false (repeatable)")
@@ -111,7 +144,8 @@ def pipeline_arguments(args: argparse.Namespace, *, local: bool) -> dict:
     given = {"corpus_dir": args.corpus, "cache_dir": args.cache, "models_dir": args.models, "shards": args.shards,
              "extract_jobs": args.extract_jobs, "synthetic": args.synthetic, "seed": args.seed,
              "eval_fraction": args.eval_fraction, "gate_metric": args.gate_metric,
-             "gate_min_delta": args.gate_min_delta}
+             "gate_max_fpr": args.gate_max_fpr, "gate_min_delta": args.gate_min_delta,
+             "feedback_db": args.feedback_db, "quarantine_dir": args.quarantine}
     out = {k: v for k, v in given.items() if v is not None}
     if args.force:
         out["force"] = True
@@ -142,8 +176,9 @@ def pipeline_arguments(args: argparse.Namespace, *, local: bool) -> dict:
             raise UsageError("pipeline run --local needs --corpus DIR")
         out.setdefault("cache_dir", str(default_cache_dir()))
         out.setdefault("models_dir", "maldoc-models")
-        for key in ("corpus_dir", "cache_dir", "models_dir"):  # steps run in other working directories
-            out[key] = str(Path(out[key]).resolve())
+        for key in ("corpus_dir", "cache_dir", "models_dir", "feedback_db", "quarantine_dir"):
+            if out.get(key):  # steps run in other working directories
+                out[key] = str(Path(out[key]).resolve())
     return _typed(out)
 
 
@@ -187,12 +222,22 @@ def run_command(args: argparse.Namespace) -> int:
         print(json.dumps({"decision": run.decision, "metrics": run.metrics, "candidate": run.candidate,
                           "published": run.published, "outputs": str(run.outputs)}, indent=2, default=str))
         return 0
-    from maldoc.pipeline.client import submit
+    return submit_run(args, arguments)
+
+
+def submit_run(args: argparse.Namespace, arguments: dict) -> int:
+    """Compile and submit one run to `args.host`; 2 with one line when the host fails us."""
+    from maldoc.pipeline.client import KFPError, submit
     from maldoc.pipeline.compile import compile_pipeline
 
-    with tempfile.TemporaryDirectory(prefix="maldoc-pipeline-") as tmp:
-        package = compile_pipeline(Path(tmp) / "pipeline.yaml", image=args.image, parallelism=args.parallelism)
-        run_id = submit(args.host, package, arguments, run_name=args.run_name)
+    try:
+        target = target_from_args(args)
+        with tempfile.TemporaryDirectory(prefix="maldoc-pipeline-") as tmp:
+            package = compile_pipeline(Path(tmp) / "pipeline.yaml", image=args.image, parallelism=args.parallelism)
+            run_id = submit(target, package, arguments, run_name=getattr(args, "run_name", None))
+    except KFPError as exc:
+        print(f"maldoc: {exc}", file=sys.stderr)
+        return 2
     print(f"submitted run {run_id} to {args.host}", file=sys.stderr)
     print(run_id)
     return 0
@@ -200,7 +245,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def schedule_command(args: argparse.Namespace) -> int:
     from maldoc.cli import UsageError
-    from maldoc.pipeline.client import kfp_cron, schedule
+    from maldoc.pipeline.client import KFPError, kfp_cron, schedule
     from maldoc.pipeline.compile import compile_pipeline
 
     try:
@@ -208,9 +253,14 @@ def schedule_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     arguments = pipeline_arguments(args, local=False)
-    with tempfile.TemporaryDirectory(prefix="maldoc-pipeline-") as tmp:
-        package = compile_pipeline(Path(tmp) / "pipeline.yaml", image=args.image, parallelism=args.parallelism)
-        job_id = schedule(args.host, package, arguments, cron=args.cron, name=args.name)
+    try:
+        target = target_from_args(args)
+        with tempfile.TemporaryDirectory(prefix="maldoc-pipeline-") as tmp:
+            package = compile_pipeline(Path(tmp) / "pipeline.yaml", image=args.image, parallelism=args.parallelism)
+            job_id = schedule(target, package, arguments, cron=args.cron, name=args.name)
+    except KFPError as exc:
+        print(f"maldoc: {exc}", file=sys.stderr)
+        return 2
     print(f"created recurring run {job_id} on {args.host} ({kfp_cron(args.cron)})", file=sys.stderr)
     print(job_id)
     return 0

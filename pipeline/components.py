@@ -15,11 +15,15 @@ from kfp import dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 
-def list_corpus(corpus_dir: str, cache_dir: str) -> NamedTuple("Listed", [("listing", str), ("files", int)]):
-    """List the labelled corpus with sha256s (into a content-addressed listing beside the cache)."""
+def list_corpus(corpus_dir: str, cache_dir: str, feedback_db: str,
+                quarantine_dir: str) -> NamedTuple("Listed", [("listing", str), ("files", int)]):
+    """List the labelled corpus with sha256s (into a content-addressed listing beside the cache);
+    analysts' labels from the feedback store correct it, and files they labelled that the corpus
+    lacks come from the quarantine folder."""
     from maldoc.pipeline.steps import list_corpus as run
 
-    listing, files = run(corpus_dir, cache_dir)
+    listing, files = run(corpus_dir, cache_dir, feedback_db=feedback_db or None,
+                         quarantine_dir=quarantine_dir or None)
     print(f"{files} files; listing {listing}")
     return (listing, files)
 
@@ -29,6 +33,16 @@ def shard_corpus(listing: str, cache_dir: str, shards: int) -> List[str]:  # noq
     from maldoc.pipeline.steps import shard_listing
 
     return shard_listing(listing, cache_dir, shards)
+
+
+def size_shard(shard_listing: str, memory_request: str, memory_limit: str, memory_per_gib: str,
+               memory_max: str) -> NamedTuple("Sized", [("memory_request", str), ("memory_limit", str)]):
+    """The extraction step's memory for this shard, from its byte count (kfp reads the outputs)."""
+    from maldoc.pipeline.steps import shard_memory
+
+    request, limit = shard_memory(shard_listing, memory_request, memory_limit, memory_per_gib, memory_max)
+    print(f"shard {shard_listing}: memory request {request}, limit {limit}")
+    return (request, limit)
 
 
 def extract_features(shard_listing: str, cache_dir: str, limits_json: str, passwords_json: str, jobs: int,
@@ -104,23 +118,31 @@ def evaluate_model(candidate: Input[Model], eval_table: Input[Dataset], metrics:
     return summary["scalars"].get("roc_auc", float("nan"))
 
 
-def gate(candidate: Input[Model], eval_table: Input[Dataset], models_dir: str, metric: str, min_delta: float,
-         force: bool, decision: Output[Artifact]) -> bool:
-    """Promote only when the candidate beats the current bundle on the same evaluation files.
+def gate(candidate: Input[Model], eval_table: Input[Dataset], models_dir: str, metric: str, max_fpr: float,
+         min_delta: float, force: bool, decision: Output[Artifact], gate_metrics: Output[Metrics]) -> bool:
+    """Promote only when the candidate beats the current bundle (the shipped one when none was
+    promoted yet) and the rule scorer on the same evaluation files, within the FPR bound.
 
     The one return value is what `dsl.If` tests (kfp.local resolves conditions on `Output` only);
-    the decision with its reasons and figures is an artifact.
+    the decision with its reasons, figures and files is an artifact, KFP metrics, and a JSON record
+    under `<models_dir>/decisions/`.
     """
     import json
 
-    from maldoc.pipeline.gate import current_bundle, decide
+    from maldoc.pipeline.gate import baseline_bundle, decide, record_decision
+    from maldoc.pipeline.steps import write_json
     from maldoc.training.features import FeatureTable
 
-    result = decide(candidate.path, current_bundle(models_dir), FeatureTable.load(eval_table.path), metric=metric,
-                    min_delta=min_delta, force=force)
+    baseline, source = baseline_bundle(models_dir)
+    result = decide(candidate.path, baseline, FeatureTable.load(eval_table.path), metric=metric, max_fpr=max_fpr,
+                    min_delta=min_delta, force=force, current_source=source)
     with open(decision.path, "w") as handle:
         json.dump(result.as_dict(), handle, indent=2, sort_keys=True)
-    decision.metadata.update(promote=result.promote, reason=result.reason)
+    decision.metadata.update(promote=result.promote, forced=result.forced, reason=result.reason,
+                             files=result.files, record=str(record_decision(result, models_dir)))
+    for name, value in result.kfp_metrics().items():
+        gate_metrics.log_metric(name, value)
+    write_json(gate_metrics.path, gate_metrics.metadata)
     print(result.reason)
     return result.promote
 
@@ -137,7 +159,7 @@ def publish(candidate: Input[Model], models_dir: str, decision: Input[Artifact])
     return str(path)
 
 
-FUNCTIONS = (list_corpus, shard_corpus, extract_features, merge_features, split_features, train_model,
+FUNCTIONS = (list_corpus, shard_corpus, size_shard, extract_features, merge_features, split_features, train_model,
              evaluate_model, gate, publish)
 
 

@@ -69,8 +69,17 @@ def shard_of(sha: str, shards: int) -> int:
     return int(sha[:8], 16) % shards
 
 
-def list_corpus(corpus_dir: str, work_dir: str) -> tuple[str, int]:
-    """Every labelled file of the corpus with its sha256: (listing path, number of files)."""
+FEEDBACK_SOURCE = "analyst-feedback"  # the collection name of files that came in through feedback
+
+
+def list_corpus(corpus_dir: str, work_dir: str, *, feedback_db: str | None = None,
+                quarantine_dir: str | None = None) -> tuple[str, int]:
+    """Every labelled file of the corpus with its sha256 and size: (listing path, number of files).
+
+    With a feedback store, an analyst's newest label replaces the corpus label of the same file
+    (a correction), and labelled files the corpus lacks are added from `quarantine_dir`, found by
+    their sha256; both carry `feedback` in their meta, which the model card counts.
+    """
     from maldoc.training.corpus import Corpus
 
     root = Path(corpus_dir).resolve()
@@ -81,9 +90,37 @@ def list_corpus(corpus_dir: str, work_dir: str) -> tuple[str, int]:
             inside = path.is_relative_to(root)
             entries.append({"path": str(path.relative_to(root)) if inside else path.name, "packed": not inside,
                             "label": item.label, "sha256": (item.sha256 or _sha256_file(path)).lower(),
-                            "meta": dict(item.meta)})
-    listing, _ = _write_listing(Path(work_dir), "corpus", {"corpus": str(root), "items": entries})
+                            "size": path.stat().st_size, "meta": dict(item.meta)})
+    body = {"corpus": str(root), "items": entries}
+    if feedback_db:
+        body["feedback"] = add_feedback(entries, feedback_db, quarantine_dir)
+    listing, _ = _write_listing(Path(work_dir), "corpus", body)
     return listing, len(entries)
+
+
+def add_feedback(entries: list[dict], feedback_db: str, quarantine_dir: str | None) -> dict:
+    """Apply the analysts' labels to the listing entries in place; returns what was done."""
+    from maldoc.serving.feedback import locate, read_latest
+
+    records = read_latest(feedback_db)
+    by_sha: dict[str, list[dict]] = {}
+    for entry in entries:
+        by_sha.setdefault(entry["sha256"], []).append(entry)
+    relabelled = 0
+    for sha, record in records.items():
+        for entry in by_sha.get(sha, []):
+            if entry["label"] != record.label:
+                relabelled += 1
+            entry["label"] = record.label
+            entry["meta"] = {**entry["meta"], "feedback": "relabelled"}
+    absent = {sha: r for sha, r in records.items() if sha not in by_sha}
+    found = locate(absent, quarantine_dir) if absent and quarantine_dir else {}
+    for sha, path in sorted(found.items()):
+        entries.append({"path": str(path), "packed": False, "label": absent[sha].label, "sha256": sha,
+                        "size": path.stat().st_size,
+                        "meta": {"source_repo": FEEDBACK_SOURCE, "source_path": path.name, "feedback": "added"}})
+    return {"records": len(records), "relabelled": relabelled, "added": len(found),
+            "not_found": len(absent) - len(found)}
 
 
 def shard_listing(listing: str, work_dir: str, shards: int) -> list[str]:
@@ -99,6 +136,34 @@ def shard_listing(listing: str, work_dir: str, shards: int) -> list[str]:
             per_shard[shard_of(entry["sha256"], shards)].append(entry)
     return [_write_listing(Path(work_dir), "shard", {"corpus": body["corpus"], "items": part})[0]
             for part in per_shard if part]
+
+
+_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+          "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
+
+
+def quantity_bytes(text: str) -> int:
+    """A Kubernetes memory quantity ("512Mi", "2G", "1073741824") in bytes."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kMGT]i?|Ki)?\s*", str(text))
+    if not match:
+        raise ValueError(f"memory quantity {text!r}: expected a number with an optional unit (Mi, Gi, M, G)")
+    return int(float(match.group(1)) * _UNITS[match.group(2) or ""])
+
+
+def shard_memory(shard_listing: str, request: str, limit: str, per_gib: str, most: str) -> tuple[str, str]:
+    """The extraction step's memory request and limit for one shard, from its bytes.
+
+    request = `request` + `per_gib` for every GiB in the shard, at most `most`; the limit is
+    `limit` or the request when that is larger (Kubernetes wants limit >= request).
+    """
+    total = sum(int(e.get("size", 0)) for e in read_listing(shard_listing)["items"])
+    cap = quantity_bytes(most)
+    want = min(cap, quantity_bytes(request) + int(quantity_bytes(per_gib) * total / (1 << 30)))
+    top = min(cap, max(want, quantity_bytes(limit)))
+    mib = 1 << 20
+    return f"{-(-want // mib)}Mi", f"{-(-top // mib)}Mi"
 
 
 def read_listing(path: str) -> dict:
@@ -241,16 +306,30 @@ def train_params(params_json: str):
     return TrainParams(**given)
 
 
+def feedback_counts(table) -> dict[str, int]:
+    """Training files that analysts labelled: relabelled corpus files and files added from quarantine."""
+    if "feedback" not in table.meta:
+        return {}
+    marks = table.meta["feedback"].iloc[table.labelled()].fillna("").astype(str)
+    counts = {k: int(v) for k, v in marks[marks != ""].value_counts().items()}
+    return {"relabelled": counts.get("relabelled", 0), "added": counts.get("added", 0)} if counts else {}
+
+
 def train_candidate(table_path: str, out_dir: str, report_dir: str, params_json: str = "{}", *, log=print) -> dict:
     """`maldoc train` on a saved table: the bundle (with its model card) and the training report."""
     from maldoc.training.card import model_card
+    from maldoc.training.drift import write_drift_bins
     from maldoc.training.features import FeatureTable
     from maldoc.training.report import write_report
     from maldoc.training.train import train_bundle
 
     table = FeatureTable.load(table_path)
     bundle, report = train_bundle(table, train_params(params_json), log=log)
+    counted = feedback_counts(table)
+    if counted:
+        bundle.meta["feedback"] = counted
     bundle.save(out_dir, card=model_card(bundle.meta, report))
+    write_drift_bins(out_dir, table)  # the reference the service's drift figures compare live traffic with
     paths = write_report(report, report_dir, title=f"maldoc model {bundle.version}")
     return {"version": bundle.version, "cv": report["models"]["lightgbm"],
             "report_html": str(paths.get("html", "")), "thresholds": bundle.meta["thresholds"]}

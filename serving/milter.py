@@ -60,6 +60,10 @@ def register(subparsers) -> None:
     parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder, or 'rules' (in-process scans)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N", help="scan worker processes (in-process)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus /metrics on this port (default: off; 0 picks a free one)")
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDR",
+                        help="address of the /metrics listener (default 127.0.0.1)")
     add_limit_arguments(parser)
     parser.set_defaults(func=handle)
 
@@ -94,6 +98,13 @@ def handle(args: argparse.Namespace) -> int:
     from maldoc.serving import milter_app  # needs pymilter: the `milter` extra
 
     scanner = build_scanner(args, limits)
+    metrics = None
+    if args.metrics_port is not None:
+        from maldoc.serving.milter_metrics import MilterMetrics
+
+        metrics = MilterMetrics()
+        port = metrics.serve(args.metrics_port, args.metrics_host)
+        logging.getLogger("maldoc.milter").info("metrics on http://%s:%d/metrics", args.metrics_host, port)
     try:
         if hasattr(scanner, "warm_up"):
             scanner.warm_up()
@@ -101,7 +112,9 @@ def handle(args: argparse.Namespace) -> int:
             "listening on %s: malicious=%s suspicious=%s fail_%s max_bytes=%d timeout_s=%g scanner=%s",
             args.socket, policy.malicious.value, policy.suspicious.value, "open" if policy.fail_open else "closed",
             limits.max_bytes, limits.timeout_s, args.rest_url or "in-process")
-        milter_app.run(args.name, args.socket, milter_app.make_factory(scanner, policy, limits.max_bytes))
+        milter_app.run(args.name, args.socket, milter_app.make_factory(scanner, policy, limits.max_bytes, metrics))
     finally:
         scanner.close()
+        if metrics is not None:
+            metrics.close()
     return 0

@@ -14,6 +14,7 @@ import time
 
 import Milter
 
+from maldoc.serving.milter_metrics import MilterMetrics
 from maldoc.serving.milter_policy import OWN_HEADERS, Action, Decision, Outcome, Policy, decide
 from maldoc.serving.milter_scan import Scanner
 
@@ -26,6 +27,7 @@ class MaldocMilter(Milter.Base):
     scanner: Scanner
     policy: Policy
     max_bytes: int
+    metrics: MilterMetrics | None = None
 
     def __init__(self) -> None:
         self._reset()
@@ -90,11 +92,14 @@ class MaldocMilter(Milter.Base):
             log.exception("queue_id=%s: could not apply the decision", queue_id)
             decision = decide(Outcome(label="error", error=f"milter error: {type(exc).__name__}"), self.policy)
             result = Milter.ACCEPT if decision.action is Action.TAG else self._refuse(decision)
+        elapsed = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.record(decision, outcome, elapsed, self._size)
         # Logged: identifiers and the decision only, never content.
         log.info("queue_id=%s size=%d sha256=%s verdict=%s score=%.4f action=%s model=%s ms=%.0f%s",
                  queue_id, self._size, hashlib.sha256(raw).hexdigest()[:16] if raw else "-", decision.label,
                  outcome.score, decision.action.value, outcome.model_version or "-",
-                 (time.perf_counter() - started) * 1000, f" error={outcome.error!r}" if outcome.error else "")
+                 elapsed * 1000, f" error={outcome.error!r}" if outcome.error else "")
         self._reset()
         return result
 
@@ -124,10 +129,11 @@ class MaldocMilter(Milter.Base):
         return Milter.REJECT if rcode.startswith("5") else Milter.TEMPFAIL
 
 
-def make_factory(scanner: Scanner, policy: Policy, max_bytes: int) -> type[MaldocMilter]:
+def make_factory(scanner: Scanner, policy: Policy, max_bytes: int,
+                 metrics: MilterMetrics | None = None) -> type[MaldocMilter]:
     """A MaldocMilter subclass bound to one configuration (libmilter instantiates it per connection)."""
     return type("ConfiguredMaldocMilter", (MaldocMilter,),
-                {"scanner": scanner, "policy": policy, "max_bytes": max_bytes})
+                {"scanner": scanner, "policy": policy, "max_bytes": max_bytes, "metrics": metrics})
 
 
 def run(name: str, socket: str, factory: type[MaldocMilter], *, io_timeout_s: int = 600) -> None:

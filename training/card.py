@@ -19,6 +19,14 @@ def _f(v) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
 
+def _feedback_lines(feedback: dict | None) -> list[str]:
+    """Analysts' corrections among the training files (`maldoc feedback`, POST /v1/feedback)."""
+    if not feedback:
+        return []
+    return [f"Analyst feedback: {feedback.get('relabelled', 0)} corpus files carry an analyst's label and "
+            f"{feedback.get('added', 0)} labelled files came from the quarantine folder.", ""]
+
+
 def model_card(meta: dict, report: dict | None = None) -> str:
     m = meta.get("metrics", {})
     pooled = m.get("cv_pooled", {})
@@ -37,6 +45,7 @@ def model_card(meta: dict, report: dict | None = None) -> str:
         f"{data.get('synthetic_files', 0)} are synthetic, inert files from `maldoc.samples`. "
         f"Collections: {', '.join(data.get('sources', [])) or 'n/a'}. Data sha256 `{data.get('data_sha256', '')}`. "
         "Files labelled `malformed` are robustness inputs, never trained on.", "",
+        *_feedback_lines(meta.get("feedback")),
         "## Operating point",
         f"malicious >= {_f(t.get('malicious'))} (chosen for a false-positive rate of "
         f"{_p(meta.get('target_fpr'))} on pooled out-of-fold scores); suspicious >= {_f(t.get('suspicious'))}.", "",

@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
-
 import pytest
 
 pytest.importorskip("kfp")
+
+from fake_kfp import FakeKFP, serve_fake_kfp
 
 from maldoc.cli import main
 from maldoc.pipeline.client import kfp_cron
 
 
-class FakeKFP(BaseHTTPRequestHandler):
-    """Just enough of KFP's v2beta1 REST API: experiments, runs, recurring runs."""
-
-    requests: ClassVar[list[tuple[str, str, dict]]] = []
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def _reply(self, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self.requests.append(("GET", self.path, {}))
-        if self.path.startswith("/apis/v2beta1/healthz"):
-            self._reply({"multi_user": False})
-        elif self.path.startswith("/apis/v2beta1/experiments"):
-            self._reply({})  # no experiment of that name yet
-        else:
-            self._reply({})
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
-        self.requests.append(("POST", self.path, body))
-        if self.path == "/apis/v2beta1/experiments":
-            self._reply({"experiment_id": "exp-1", "display_name": body.get("display_name")})
-        elif self.path == "/apis/v2beta1/runs":
-            self._reply({"run_id": "run-1", "display_name": body.get("display_name"), "experiment_id": "exp-1"})
-        elif self.path == "/apis/v2beta1/recurringruns":
-            self._reply({"recurring_run_id": "job-1", "display_name": body.get("display_name")})
-        else:
-            self.send_error(404)
-
-
 @pytest.fixture
 def kfp_host():
-    FakeKFP.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKFP)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_fake_kfp() as host:
+        yield host
 
 
 def _posted(path: str) -> dict:
@@ -74,7 +24,10 @@ def _posted(path: str) -> dict:
     return bodies[0]
 
 
-def _check_spec(spec: dict) -> None:
+def _check_spec(posted: dict) -> None:
+    spec = posted["pipeline_spec"]  # kfp sends the pipeline and its platform (volumes) spec together
+    platform = posted["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert {m["mountPath"] for m in platform["exec-extract-features"]["pvcMount"]} == {"/data/corpus", "/data/cache"}
     assert spec["pipelineInfo"]["name"] == "maldoc-retrain"
     assert "comp-extract-features" in spec["components"]
     assert spec["root"]["dag"]["tasks"]["for-loop-1"]["parameterIterator"]
@@ -109,7 +62,8 @@ def test_schedule_creates_a_recurring_run_with_kfp_cron(kfp_host, capsys):
     assert job["experiment_id"] == "exp-1"
     assert job["display_name"] == "maldoc-retrain"
     _check_spec(job["pipeline_spec"])
-    assert job["pipeline_spec"]["root"]["dag"]["tasks"]["for-loop-1"]["iteratorPolicy"]["parallelismLimit"] == 4
+    loop = job["pipeline_spec"]["pipeline_spec"]["root"]["dag"]["tasks"]["for-loop-1"]
+    assert loop["iteratorPolicy"]["parallelismLimit"] == 4
     assert job["runtime_config"]["parameters"] == {"corpus_dir": "/data/corpus"}
 
 
@@ -125,3 +79,54 @@ def test_bad_cron_and_unknown_parameter_are_usage_errors(kfp_host, capsys):
     assert main(["pipeline", "run", "--host", kfp_host, "--param", "no_such=1"]) == 2
     assert "no pipeline parameter 'no_such'" in capsys.readouterr().err
     assert not [r for r in FakeKFP.requests if r[0] == "POST"]
+
+
+def test_namespace_experiment_and_token_reach_the_api(kfp_host, tmp_path, capsys):
+    FakeKFP.required_token = "s3cret"
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    code = main(["pipeline", "run", "--host", kfp_host, "--corpus", "/data/corpus", "--namespace", "team-mail",
+                 "--experiment", "nightly-retrain", "--token-file", str(token)])
+    assert code == 0, capsys.readouterr().err
+    exp = _posted("/apis/v2beta1/experiments")
+    assert exp["display_name"] == "nightly-retrain" and exp["namespace"] == "team-mail"
+    assert set(FakeKFP.tokens) == {"Bearer s3cret"}
+    FakeKFP.requests, FakeKFP.tokens = [], []
+    assert main(["pipeline", "schedule", "--host", kfp_host, "--cron", "0 3 * * 0", "--namespace", "team-mail",
+                 "--token", "s3cret"]) == 0
+    assert _posted("/apis/v2beta1/experiments")["namespace"] == "team-mail"
+    assert set(FakeKFP.tokens) == {"Bearer s3cret"}
+
+
+def test_the_service_account_token_is_read_inside_a_pod(tmp_path):
+    from maldoc.pipeline.client import read_token
+
+    account = tmp_path / "serviceaccount-token"
+    assert read_token(None, None, service_account=account) is None
+    account.write_text("pod-token\n")
+    assert read_token(None, None, service_account=account) == "pod-token"
+    assert read_token("given", None, service_account=account) == "given"
+
+
+@pytest.mark.parametrize("command", [["run", "--corpus", "/data/corpus"], ["schedule", "--cron", "0 3 * * 0"]])
+def test_a_refusing_host_is_one_line_and_exit_2(kfp_host, command, capsys):
+    FakeKFP.required_token = "the-right-one"
+    code = main(["pipeline", command[0], "--host", kfp_host, "--token", "a-wrong-one", *command[1:]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"KFP host {kfp_host}: HTTP 403" in err and "--token" in err
+
+
+@pytest.mark.parametrize("command", [["run", "--corpus", "/data/corpus"], ["schedule", "--cron", "0 3 * * 0"]])
+def test_an_unreachable_host_is_one_line_and_exit_2(command, capsys):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        host = f"http://127.0.0.1:{s.getsockname()[1]}"
+        code = main(["pipeline", command[0], "--host", host, *command[1:]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"maldoc: KFP host {host}: ") and "refused" in err.lower()

@@ -15,10 +15,21 @@ from maldoc.pipeline.compile import GOLDEN, REGENERATE, compile_pipeline
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory) -> dict:
+def documents(tmp_path_factory) -> list[dict]:
     out = compile_pipeline(tmp_path_factory.mktemp("compiled") / "p.yaml", image="registry.invalid/maldoc:9",
                            parallelism=3)
-    return yaml.safe_load(out.read_text())
+    return list(yaml.safe_load_all(out.read_text()))
+
+
+@pytest.fixture(scope="module")
+def spec(documents) -> dict:
+    return documents[0]
+
+
+@pytest.fixture(scope="module")
+def platform(documents) -> dict:
+    """kfp-kubernetes' platform spec: the volumes each executor mounts."""
+    return documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 
 
 def test_compiled_yaml_matches_the_golden_file(tmp_path):
@@ -58,9 +69,43 @@ def test_every_component_has_requests_and_limits_from_run_parameters(spec):
         for key in ("resourceCpuRequest", "resourceCpuLimit", "resourceMemoryRequest", "resourceMemoryLimit"):
             assert resources[key].startswith("{{$.inputs.parameters['pipelinechannel--"), (name, key)
             param = resources[key].split("pipelinechannel--")[1].split("'")[0]
+            if name == "exec-extract-features" and "Memory" in key:
+                continue  # sized per shard at run time (next test)
             assert param in inputs, param
     assert inputs["extract_cpu_request"]["defaultValue"] == "1"
     assert inputs["shards"]["parameterType"] == "NUMBER_INTEGER"
+    for name in ("extract_memory_per_gib", "extract_memory_max", "gate_max_fpr", "feedback_db", "quarantine_dir"):
+        assert name in inputs, name
+
+
+def test_extraction_memory_is_sized_from_the_shard_at_run_time(spec):
+    resources = spec["deploymentSpec"]["executors"]["exec-extract-features"]["container"]["resources"]
+    assert resources["resourceMemoryRequest"] == "{{$.inputs.parameters['pipelinechannel--size-shard-memory_request']}}"
+    assert resources["resourceMemoryLimit"] == "{{$.inputs.parameters['pipelinechannel--size-shard-memory_limit']}}"
+    extract = spec["components"]["comp-for-loop-1"]["dag"]["tasks"]["extract-features"]
+    fed = extract["inputs"]["parameters"]["pipelinechannel--size-shard-memory_request"]["taskOutputParameter"]
+    assert fed == {"outputParameterKey": "memory_request", "producerTask": "size-shard"}
+    assert extract["dependentTasks"] == ["size-shard"]  # runs once its size is known
+
+
+def test_volumes_are_claims_named_by_run_parameters(spec, platform):
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    for volume in ("corpus", "cache", "models"):
+        assert inputs[f"{volume}_pvc"]["defaultValue"] == f"maldoc-{volume}"
+
+    def mounts(executor: str) -> dict[str, str]:
+        return {m["mountPath"]: m["pvcNameParameter"]["componentInputParameter"].removeprefix("pipelinechannel--")
+                for m in platform[executor]["pvcMount"]}
+
+    assert mounts("exec-extract-features") == {"/data/corpus": "corpus_pvc", "/data/cache": "cache_pvc"}
+    assert mounts("exec-merge-features") == {"/data/corpus": "corpus_pvc", "/data/cache": "cache_pvc"}
+    assert mounts("exec-gate") == {"/data/models": "models_pvc"}
+    assert mounts("exec-publish") == {"/data/models": "models_pvc"}
+    assert "/data/corpus" in mounts("exec-list-corpus")
+    # the loop and the If branch declare the claim names they pass on
+    loop = spec["components"]["comp-for-loop-1"]["inputDefinitions"]["parameters"]
+    assert {"pipelinechannel--corpus_pvc", "pipelinechannel--cache_pvc"} <= set(loop)
+    assert "pipelinechannel--models_pvc" in spec["components"]["comp-condition-2"]["inputDefinitions"]["parameters"]
 
 
 def test_groups_declare_the_resource_parameters_their_tasks_use(spec):
@@ -101,4 +146,4 @@ def test_compile_command_writes_yaml(tmp_path, capsys):
 
     out = tmp_path / "p.yaml"
     assert main(["pipeline", "compile", "--out", str(out), "--parallelism", "2"]) == 0
-    assert yaml.safe_load(out.read_text())["pipelineInfo"]["name"] == "maldoc-retrain"
+    assert next(yaml.safe_load_all(out.read_text()))["pipelineInfo"]["name"] == "maldoc-retrain"

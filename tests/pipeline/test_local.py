@@ -1,8 +1,9 @@
-"""End to end with kfp.local: a small synthetic corpus in, a published bundle and metrics out;
-a retrain after 10 % new samples extracts only the new files."""
+"""End to end with kfp.local: a small synthetic corpus in, gate decisions, a published bundle and
+metrics out; a retrain after 10 % new samples extracts only the new files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ pytest.importorskip("kfp")
 
 from maldoc.cli import main
 from maldoc.model import ModelBundle
+from maldoc.serving.feedback import FeedbackStore
 
 pytestmark = pytest.mark.slow
 TRAIN = ["--train-param", "n_splits=3", "--train-param", "loco=false", "--train-param", "threads=1",
@@ -34,11 +36,16 @@ def test_local_run_publishes_a_bundle_with_metrics_and_retrains_incrementally(tm
             "--parallelism", "2", "--timeout-s", "20", *TRAIN]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["decision"]["promote"] and first["decision"]["reason"] == "no current bundle"
-    assert first["published"] == str(tmp_path / "models" / "current")
-    bundle = ModelBundle.load(first["published"])
-    assert bundle.meta["metrics"]["cv_pooled"]["n"] > 0
-    assert (Path(first["published"]) / "MODEL_CARD.md").is_file()
+    # nothing promoted yet: the shipped bundle and the rules are the ones to beat, and on these
+    # inert pages the rules are perfect, so nothing can beat them
+    assert first["decision"]["current_source"] == "shipped default"
+    assert not first["decision"]["promote"] and "does not beat the rules" in first["decision"]["reason"]
+    assert first["published"] is None and not (tmp_path / "models" / "current").exists()
+    assert first["decision"]["files"]["count"] == first["metrics"]["n"]
+    records = sorted((tmp_path / "models" / "decisions").glob("*.json"))
+    assert len(records) == 1 and json.loads(records[0].read_text())["promote"] is False
+    gate_metrics = next((tmp_path / "work" / "outputs").glob("maldoc-retrain-*/gate/gate_metrics"))
+    assert json.loads(gate_metrics.read_text())["promoted"] == 0.0
     for name in ("roc_auc", "tpr", "fpr", "tpr_at_fpr_0.001", "n"):
         assert name in first["metrics"], name
     assert first["metrics"]["n"] >= 4
@@ -48,11 +55,34 @@ def test_local_run_publishes_a_bundle_with_metrics_and_retrains_incrementally(tm
     assert drawn["confusionMatrix"]["annotationSpecs"] == [{"displayName": "benign"}, {"displayName": "malicious"}]
     assert drawn["confidenceMetrics"]  # the ROC curve
 
+    assert main([*args, "--force"]) == 0  # every step but the gate and publish comes from kfp's cache
+    forced = json.loads(capsys.readouterr().out)
+    assert forced["decision"]["promote"] and forced["decision"]["forced"]
+    assert forced["published"] == str(tmp_path / "models" / "current")
+    bundle = ModelBundle.load(forced["published"])
+    assert bundle.meta["metrics"]["cv_pooled"]["n"] > 0
+    assert (Path(forced["published"]) / "MODEL_CARD.md").is_file()
+    assert (Path(forced["published"]) / "drift_bins.json").is_file()
+    assert json.loads((Path(forced["published"]) / "promotion.json").read_text())["forced"] is True
+    assert len(list((tmp_path / "models" / "decisions").glob("*.json"))) == 2
+
     corpus_writer(corpus, 4, seed=9, start=500)  # 10 % new samples
-    assert main(args) == 0
+    # and analysts' feedback: one corpus file relabelled, one held file taken from the quarantine
+    quarantine = tmp_path / "quarantine"
+    quarantine.mkdir()
+    held = b"<html><body><script>var p=atob('cGF5bG9hZA==');eval(p);</script>held attachment</body></html>"
+    (quarantine / "held.html").write_bytes(held)
+    with FeedbackStore(tmp_path / "feedback.sqlite") as store:
+        store.add(hashlib.sha256((corpus / "benign" / "benign-002.html").read_bytes()).hexdigest(), "malicious")
+        store.add(hashlib.sha256(held).hexdigest(), "malicious", location="held.html")
+    assert main([*args, "--feedback-db", str(tmp_path / "feedback.sqlite"), "--quarantine", str(quarantine)]) == 0
     second = json.loads(capsys.readouterr().out)
-    assert _extracted(tmp_path / "work" / "outputs") == 4
+    assert _extracted(tmp_path / "work" / "outputs") == 5  # the new samples and the quarantined file
+    card = (Path(second["candidate"]) / "MODEL_CARD.md").read_text()
+    assert "Analyst feedback:" in card
     assert second["decision"]["metric"] == "tpr_at_fpr_0.001"
+    assert second["decision"]["current_source"] == "current"
+    assert second["decision"]["current_version"] == bundle.version
     current = ModelBundle.load(tmp_path / "models" / "current")
     expected = second["decision"]["candidate_version"] if second["decision"]["promote"] else bundle.version
     assert current.version == expected

@@ -106,3 +106,50 @@ def test_train_params_from_json():
     assert (params.n_splits, params.baselines, params.loco) == (3, ("rules",), False)
     with pytest.raises(TypeError):
         steps.train_params('{"no_such_knob": 1}')
+
+
+def test_analyst_feedback_relabels_corpus_files_and_adds_quarantined_ones(tiny_corpus, tmp_path):
+    import hashlib
+
+    from maldoc.serving.feedback import FeedbackStore
+
+    corrected = tiny_corpus / "benign" / "benign-000.html"
+    quarantine = tmp_path / "quarantine"
+    quarantine.mkdir()
+    held = b"<html><body><script>eval(unescape('%61%6c%65%72%74'))</script>held part</body></html>"
+    (quarantine / "part.html").write_bytes(held)
+    with FeedbackStore(tmp_path / "fb.sqlite") as store:
+        store.add(hashlib.sha256(corrected.read_bytes()).hexdigest(), "malicious", note="a lure after all")
+        store.add(hashlib.sha256(held).hexdigest(), "malicious", location="part.html")
+        store.add("ef" * 32, "benign")  # a file nobody kept: counted as not found
+    listing, files = steps.list_corpus(str(tiny_corpus), str(tmp_path / "work"),
+                                       feedback_db=str(tmp_path / "fb.sqlite"), quarantine_dir=str(quarantine))
+    body = steps.read_listing(listing)
+    assert files == 41
+    assert body["feedback"] == {"records": 3, "relabelled": 1, "added": 1, "not_found": 1}
+    entry = next(e for e in body["items"] if e["path"] == "benign/benign-000.html")
+    assert entry["label"] == "malicious" and entry["meta"]["feedback"] == "relabelled"
+    added = next(e for e in body["items"] if e["meta"].get("feedback") == "added")
+    assert added["path"] == str(quarantine / "part.html") and added["meta"]["source_repo"] == steps.FEEDBACK_SOURCE
+    with steps.listed_items(body) as items:  # the quarantined file is read from where it is
+        assert any(item.read() == held for item in items)
+    from maldoc.training.features import build_feature_table
+
+    with steps.listed_items(body) as items:
+        table = build_feature_table(items, tmp_path / "cache", 0, limits=LIMITS)
+    assert steps.feedback_counts(table) == {"relabelled": 1, "added": 1}
+    from maldoc.training.card import model_card
+
+    assert "1 corpus files carry an analyst's label and 1 labelled files came from the quarantine" in \
+        model_card({"feedback": steps.feedback_counts(table)})
+
+
+def test_extraction_memory_follows_the_shard_bytes(tmp_path):
+    listing = tmp_path / "shard.json"
+    listing.write_text(json.dumps({"corpus": "/c", "items": [{"size": 3 << 30}, {"size": 1 << 30}]}))
+    assert steps.shard_memory(str(listing), "1Gi", "3Gi", "512Mi", "16Gi") == ("3072Mi", "3072Mi")
+    assert steps.shard_memory(str(listing), "1Gi", "8Gi", "1Gi", "16Gi") == ("5120Mi", "8192Mi")
+    assert steps.shard_memory(str(listing), "1Gi", "3Gi", "8Gi", "16Gi") == ("16384Mi", "16384Mi")  # capped
+    assert steps.quantity_bytes("2G") == 2 * 1000**3 and steps.quantity_bytes("1048576") == 1 << 20
+    with pytest.raises(ValueError, match="memory quantity"):
+        steps.quantity_bytes("lots")

@@ -126,3 +126,21 @@ def test_protocol_asks_the_mta_for_headers_and_body_and_nothing_it_does_not_use(
         assert not kept & needed  # without headers the milter would scan a body without its MIME structure
     for skipped in (Milter.P_NOCONNECT, Milter.P_NOHELO, Milter.P_NORCPT, Milter.P_NOEOH):
         assert kept & skipped  # one round trip fewer per message each
+
+
+def test_every_message_is_counted_in_the_milter_metrics(monkeypatch):
+    from prometheus_client import generate_latest
+
+    from maldoc.serving.milter_metrics import MilterMetrics
+
+    metrics = MilterMetrics()
+    monkeypatch.setattr(Milter, "factory", make_factory(FakeScanner(MALICIOUS), Policy(malicious=Action.REJECT),
+                                                        1 << 20, metrics))
+    ctx = Ctx()
+    assert ctx._connect() == Milter.CONTINUE
+    assert ctx._feedFile(BytesIO(RAW)) == Milter.REJECT
+    text = generate_latest(metrics.registry).decode()
+    assert 'maldoc_milter_messages_total{action="reject",label="malicious"} 1.0' in text
+    assert "maldoc_milter_scan_duration_seconds_count 1.0" in text
+    seen = metrics.registry.get_sample_value("maldoc_milter_message_bytes_total")
+    assert len(RAW) // 2 < seen <= len(RAW) + 64  # the message as rebuilt from the callbacks
