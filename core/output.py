@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
 import time
@@ -107,16 +109,80 @@ def print_macros(verdicts: list[Verdict]) -> None:
 
 
 def extract(node: Node, verdict: Verdict, dest: Path) -> None:
-    """Write embedded items and macro source below dest/<sha256 of the input>/."""
-    root = dest / node.sha256[:16]
+    """Write embedded items and macro source below dest/<sha256 of the input>/.
+
+    Every name below the folder comes from the file, so none is trusted: each container path part
+    is cleaned to `[A-Za-z0-9._-]`, a part left empty or made only of dots (`.`, `..`) is renamed,
+    and every directory and file is opened relative to its parent without following symlinks, so
+    a link already in the output folder is refused rather than written through.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    base = dest.resolve()
+    root = base / node.sha256[:16]
+    top = (node.sha256[:16],)
+    refused = 0
     for sub in node.walk():
-        rel = [_UNSAFE.sub("_", part)[:80] or "_" for part in sub.path[1:]]
-        folder = root.joinpath(*rel[:-1]) if rel else root
+        rel = [_safe_part(part, 80) for part in sub.path[1:]]
         if sub.data is not None and rel:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{rel[-1]}.{sub.sha256[:8]}.bin").write_bytes(sub.data)
+            refused += not _write_below(base, (*top, *rel[:-1]), f"{rel[-1]}.{sub.sha256[:8]}.bin", sub.data)
         for i, m in enumerate(sub.result.macros):
-            target = (root.joinpath(*rel) if rel else root) / "macros"
-            target.mkdir(parents=True, exist_ok=True)
-            (target / f"{i:02d}_{m.kind}_{_UNSAFE.sub('_', m.name)[:60]}.txt").write_text(m.code, encoding="utf-8")
+            name = f"{i:02d}_{m.kind}_{_UNSAFE.sub('_', m.name)[:60]}.txt"
+            refused += not _write_below(base, (*top, *rel, "macros"), name, m.code.encode("utf-8"))
     print(f"maldoc: extracted into {root}", file=sys.stderr)
+    if refused:
+        print(f"maldoc: {refused} item(s) not extracted: a symlink or a non-folder is in the way below {base}",
+              file=sys.stderr)
+
+
+def _safe_part(part: str, limit: int) -> str:
+    """One path part of a container path as a plain file name: never empty, `.`, `..` or absolute."""
+    cleaned = _UNSAFE.sub("_", part)[:limit]
+    return cleaned if cleaned.strip(".") else "_" * max(1, len(cleaned))
+
+
+_NOFOLLOW_OPEN = (os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY"))
+
+
+def _write_below(base: Path, folders: tuple[str, ...], name: str, data: bytes) -> bool:
+    """Write data to base/folders.../name, creating folders; False when the way is not plain folders."""
+    for part in (*folders, name):
+        if part in ("", ".", "..") or "/" in part or "\\" in part or "\x00" in part:
+            raise ValueError("unsafe path part")  # _safe_part rules these out: a programming error
+    try:
+        if _NOFOLLOW_OPEN:
+            _write_fd(base, folders, name, data)
+        else:
+            _write_checked(base, folders, name, data)
+    except OSError:  # ELOOP (a symlink), ENOTDIR, EEXIST as a file, permissions
+        return False
+    return True
+
+
+def _write_fd(base: Path, folders: tuple[str, ...], name: str, data: bytes) -> None:
+    """Each step opened relative to the folder before it with O_NOFOLLOW: no link is ever followed."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in folders:
+            with contextlib.suppress(FileExistsError):  # a link of that name fails the open below
+                os.mkdir(part, 0o755, dir_fd=fd)
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+        with os.fdopen(out, "wb") as fh:
+            fh.write(data)
+    finally:
+        os.close(fd)
+
+
+def _write_checked(base: Path, folders: tuple[str, ...], name: str, data: bytes) -> None:
+    """Where paths relative to a folder handle are not available: check each step, then resolve."""
+    path = base
+    for part in (*folders, name):
+        path = path / part
+        if path.is_symlink():
+            raise OSError(f"symlink in the way: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.resolve().is_relative_to(base):
+        raise OSError(f"outside the output folder: {path}")
+    path.write_bytes(data)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from hashlib import md5
 from typing import Any
 
+import numpy as np
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
 from cryptography.hazmat.primitives.ciphers import Cipher
 from pdfminer.pdfdocument import PDFDocument
@@ -44,6 +45,18 @@ SMALL_BODY = 16 * 1024  # longer string literals are lifted out before pdfminer 
 MAX_BODY = 8 * 1024 * 1024  # a catalog may carry a megabyte of JavaScript in one string
 MAX_OBJSTM_OBJECTS = 20_000
 RESOLVE_DEPTH = 16
+# pdfminer's tokenizer costs about 7 us a token, and it builds whatever nesting it is given: one
+# object of a million nested arrays (2 MB) would eat the whole walk's time and hide every object
+# after it. Objects past these bounds are skipped (`Walk.skipped`); nothing real comes near them.
+MAX_OBJECT_TOKENS = 100_000
+MAX_NESTING = 256  # arrays and dictionaries, one inside the other
+GUARD_FROM = 4096  # bytes: a shorter body is cheap whatever its shape
+MAX_TRAILER = 64 * 1024  # a trailer dictionary is a few hundred bytes
+_TOKEN_STARTS = np.zeros(256, dtype=np.int8)
+_TOKEN_STARTS[list(b"[]<>/(){} \t\r\n\f\x00")] = 1
+_NEST = np.zeros(256, dtype=np.int32)
+_NEST[list(b"[<")] = 1  # a dictionary's << counts twice, like its >>; hex strings <..> cancel out
+_NEST[list(b"]>")] = -1
 
 
 class WalkStopped(Exception):
@@ -84,6 +97,7 @@ class Walk:
     parse_failures: int = 0
     truncated_streams: int = 0  # no endstream before the end of the file
     lazy: int = 0  # objects left unparsed because nothing in them matters unless referenced
+    skipped: int = 0  # objects too large or too deeply nested to parse (`MAX_OBJECT_TOKENS`, `MAX_NESTING`)
     stopped: str = ""  # why the walk ended early, if it did
     encrypted: bool = False
     decrypt_error: str = ""  # non-empty: encrypted and not opened
@@ -136,6 +150,9 @@ def _parse(body: bytes, doc: Walk) -> list[tuple[int, Any]]:
     lifted: list[bytes] = []
     if len(body) > SMALL_BODY and b"(" in body:
         body, lifted = _lift_strings(body)
+    if len(body) > GUARD_FROM and _hostile_shape(body):
+        doc.skipped += 1
+        return []
     parser = PDFStreamParser(body)
     parser.set_document(doc)  # type: ignore[arg-type]  # duck-typed: only getobj is used
     found: list[tuple[int, Any]] = []
@@ -321,7 +338,7 @@ def _trailers(data: bytes, doc: Walk, check: Callable[[], None]) -> None:
         found += 1
         if found > 64:  # incremental updates rarely exceed a handful
             break
-        tokens = _parse(data[m.end():m.end() + MAX_BODY], doc)
+        tokens = _parse(data[m.end():m.end() + MAX_TRAILER], doc)
         if tokens and isinstance(tokens[0][1], dict):
             doc.trailers.append(tokens[0][1])
 
@@ -341,11 +358,11 @@ def _decrypt_setup(doc: Walk, passwords: tuple[str, ...]) -> None:
     docid = [doc.resolve(x) for x in ids] if isinstance(ids, list) and len(ids) >= 1 else [b"", b""]
     docid = [x if isinstance(x, bytes) else b"" for x in docid]
     if name_of(param.get("Filter")) != "Standard":
-        doc.decrypt_error = f"security handler {name_of(param.get('Filter')) or '?'} not supported"
+        doc.decrypt_error = "security handler not supported"
         return
     factory = PDFDocument.security_handler_registry.get(param.get("V", 0) if isinstance(param.get("V", 0), int) else -1)
     if factory is None:
-        doc.decrypt_error = f"encryption algorithm V={param.get('V')!r} not supported"
+        doc.decrypt_error = "encryption algorithm not supported"
         return
     handler = None
     for password in ("", *passwords):
@@ -353,7 +370,7 @@ def _decrypt_setup(doc: Walk, passwords: tuple[str, ...]) -> None:
             handler = factory(docid, param, password)
             break
         except Exception as exc:  # wrong password, or a parameter pdfminer rejects
-            doc.decrypt_error = f"{type(exc).__name__}: {exc}"[:160] or "password required"
+            doc.decrypt_error = type(exc).__name__  # never the message: pdfminer's quote the parameters
     if handler is None:
         if "PasswordIncorrect" in doc.decrypt_error:
             doc.decrypt_error = "user password required"
@@ -464,6 +481,17 @@ def _expand_objstms(doc: Walk, check: Callable[[], None], max_objects: int,
                 continue
             doc.objects[oid] = tokens[0][1]
             doc.genno[oid] = 0
+
+
+def _hostile_shape(body: bytes) -> bool:
+    """Too many tokens or too deep a nesting for pdfminer to parse in bounded time (one numpy pass)."""
+    raw = np.frombuffer(body, dtype=np.uint8)
+    if int(_TOKEN_STARTS[raw].sum(dtype=np.int64)) > MAX_OBJECT_TOKENS:
+        return True
+    nest = _NEST[raw]
+    if int(np.count_nonzero(nest > 0)) <= MAX_NESTING:
+        return False
+    return int(np.cumsum(nest, dtype=np.int64).max()) > 2 * MAX_NESTING
 
 
 _INT = re.compile(rb"\d{1,10}")

@@ -117,3 +117,58 @@ def _points_at_xref(data: bytes, offset: int, shift: int) -> bool:
             if head.lstrip().startswith(b"xref") or _XREF_STREAM_AT.match(head):
                 return True
     return False
+
+
+# JavaScript read straight from the bytes, for when the object walk stops early: /JS followed by
+# a literal string (balanced parentheses, backslash escapes) or a hex string. Linear: one pass of
+# a tokenising regex per string, every string and the total capped.
+_JS_VALUE = re.compile(rb"/JS[\x00\t\n\f\r ]*([(<])")
+_LITERAL_SPECIAL = re.compile(rb"\\.|[()]", re.S)
+_LITERAL_ESCAPE = re.compile(rb"\\([nrtbf()\\]|[0-7]{1,3}|\r\n|\r|\n)?")
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")",
+            b"\\": b"\\"}
+_HEX_BODY = re.compile(rb"[0-9A-Fa-f\x00\t\n\f\r ]*>")
+MAX_RAW_SCRIPTS = 256
+
+
+def _unescape(m: re.Match) -> bytes:
+    code = m.group(1)
+    if code is None or code in (b"\r\n", b"\r", b"\n"):
+        return b""
+    if code in _ESCAPES:
+        return _ESCAPES[code]
+    return bytes((int(code, 8) & 0xFF,))
+
+
+def literal_at(data: bytes, start: int, cap: int) -> bytes | None:
+    """The PDF literal string opening at data[start] == b"(", unescaped; None when it never closes."""
+    depth = 0
+    for m in _LITERAL_SPECIAL.finditer(data, start, min(len(data), start + cap)):
+        c = m.group(0)
+        if c == b"(":
+            depth += 1
+        elif c == b")":
+            depth -= 1
+            if depth == 0:
+                return _LITERAL_ESCAPE.sub(_unescape, data[start + 1:m.start()])
+    return None
+
+
+def raw_scripts(blobs: list[bytes], cap: int) -> list[bytes]:
+    """Every /JS string value in `blobs` (raw file, decoded object streams), at most `cap` bytes in all."""
+    found: list[bytes] = []
+    total = 0
+    for blob in blobs:
+        for m in _JS_VALUE.finditer(blob):
+            if len(found) >= MAX_RAW_SCRIPTS or total >= cap:
+                return found
+            if m.group(1) == b"(":
+                value = literal_at(blob, m.start(1), cap - total)
+            else:
+                hexm = _HEX_BODY.match(blob, m.end(1), min(len(blob), m.end(1) + 2 * (cap - total)))
+                digits = re.sub(rb"[^0-9A-Fa-f]", b"", hexm.group(0)) if hexm else b""
+                value = bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode()) if hexm else None
+            if value:
+                found.append(value)
+                total += len(value)
+    return found

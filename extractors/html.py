@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 
 from maldoc import filetype
 from maldoc.extractor import Context, Extractor
+from maldoc.extractors import _html_guard
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import html_text
 from maldoc.extractors._web_embeds import emit_inline
@@ -174,14 +175,28 @@ class _Collector(HTMLParser):
 
 
 def _parse(text: str, ctx: Context, out: ExtractorResult) -> _Collector:
+    """Feed the markup in chunks (the time budget is checked between them), in linear time.
+
+    Constructs that never end are defused first (`_html_guard`). A construct still open at the end
+    of a chunk (a tag with a megabyte of `data:` URI) is re-read by the parser on every feed until
+    it ends, so the chunk doubles each time the parser is left waiting: the re-reading stays linear.
+    """
+    text, defused = _html_guard.defuse(text)
+    if defused:
+        out.flag(Flag.LIMIT_EXCEEDED, f"html: {defused} unterminated markup constructs read as text")
     parser = _Collector()
     try:
-        for start in range(0, len(text), CHUNK):
+        start, chunk = 0, CHUNK
+        while start < len(text):
             ctx.check()
-            parser.feed(text[start:start + CHUNK])
+            parser.feed(text[start:start + chunk])
+            start += chunk
+            if len(parser.rawdata) > chunk // 2:
+                chunk *= 2
         parser.close()
     except (AssertionError, ValueError, IndexError) as exc:  # html.parser has a few internal asserts
-        out.flag(Flag.PARSE_ERROR, f"html: markup parser stopped: {type(exc).__name__}: {exc}")
+        # Never the message: html.parser quotes the markup it stopped at.
+        out.flag(Flag.PARSE_ERROR, f"html: markup parser stopped ({type(exc).__name__})")
     return parser
 
 
@@ -211,7 +226,7 @@ def _blobs(text: str, ctx: Context) -> tuple[list[tuple[int, str]], int, int, in
 
 class HtmlExtractor(Extractor):
     name = "html"
-    version = 1
+    version = 2
     detects = (TypeSpec("html", filetype.is_html, 70, "html", "HTML and HTA"),)
     file_types = frozenset({FileType.HTML})
     features = (

@@ -1,8 +1,11 @@
 """E-mail messages (.eml, message/rfc822): attachments as children, bodies, headers, passwords.
 
-Parsed with the stdlib `email` package under the compat32 policy: it never raises on broken
-headers (policy.default parses addresses and dates on access and can), and its defects are
-counted instead. Header values are decoded by hand, tolerating unknown charsets and raw 8-bit.
+Parsed into the stdlib `email` package's compat32 tree (it never raises on broken headers;
+policy.default parses addresses and dates on access and can), built without recursion by
+`_mail_parse` so that one hostile, deeply nested branch cannot hide its siblings; the stdlib's
+defects are counted. Header values are decoded by hand, tolerating unknown charsets and raw 8-bit.
+Payloads this message carries but the scan will not reach (parts nested past the limits, messages
+forwarded past `max_depth`) are still sniffed: an executable or script there is reported here.
 
 What an attacker controls and a filter should see:
 - attachments, each a child sample (scanned one level deeper), with the type the message claims
@@ -28,11 +31,11 @@ import unicodedata
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser
 from email.utils import getaddresses
 
 from maldoc import filetype
 from maldoc.extractor import Context, Extractor
+from maldoc.extractors import _mail_parse
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import find_passwords, html_text
 from maldoc.extractors.urls import find_urls
@@ -78,6 +81,9 @@ _HIDDEN = frozenset(("Mn", "Me", "Cf"))
 
 _AUTH = re.compile(r"\b(spf|dkim|dmarc|compauth)\s*=\s*(pass|fail|softfail|permerror|temperror|none|neutral)",
                    re.I)
+# An address written into a display name. Anchored at the start of a run and possessive: the plain
+# `[\w.+-]+@...` re-reads a long run from each of its characters (quadratic on a 100 KB name).
+_SHOWN_ADDRESS = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 _SPF_HEADER = re.compile(r"^\s*(pass|fail|softfail|neutral|none|permerror|temperror)\b", re.I)
 # Senders phishing imitates in display names, with the domains each really sends from; a name with one
 # of these from a domain without any of its owners' names is spoofing.
@@ -208,7 +214,7 @@ def _undo_transfer_encoding(part: Message, data: bytes) -> bytes:
 
 class MailExtractor(Extractor):
     name = "mail"
-    version = 1
+    version = 2
     detects = (TypeSpec("mhtml", filetype.mail_family(FileType.MHTML), 60, "mht", "MIME HTML (web archive)"),
                TypeSpec("email", filetype.mail_family(FileType.EMAIL), 61, "eml", "RFC 822 message"))
     file_types = frozenset({FileType.EMAIL})
@@ -220,13 +226,22 @@ class MailExtractor(Extractor):
         "freemail_organisation", "auth_fail", "auth_pass", "defects",
     )
     rules = (
+        "CORE_EXECUTABLE_PAYLOAD", "CORE_SCRIPT_NAME",  # for payloads past the limits, sniffed here
         "MAIL_DOUBLE_EXTENSION", "MAIL_TYPE_MISMATCH", "MAIL_PASSWORD_IN_BODY", "MAIL_HTML_ATTACHMENT",
         "MAIL_REPLY_TO_MISMATCH", "MAIL_DISPLAY_NAME_SPOOF", "MAIL_FREEMAIL_ORGANISATION", "MAIL_AUTH_FAIL",
         "MAIL_MISSING_MESSAGE_ID",
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
-        msg = BytesParser(policy=policy.compat32).parsebytes(sample.data)
+        parsed = _mail_parse.parse(sample.data, ctx.check)
+        msg = parsed.root
+        if parsed.cut:
+            out.flag(Flag.LIMIT_EXCEEDED, f"mail: {parsed.cut} MIME branch(es) nested deeper than "
+                     f"{_mail_parse.MAX_DEPTH} levels not read, only sniffed")
+            self._report_sniffed(_mail_parse.sniff_cut(parsed.cut_lines, risky_name, sniff.kind,
+                                                       sniff.BINARY_RISKY_KINDS), sample, out)
+        if parsed.dropped:
+            out.flag(Flag.LIMIT_EXCEEDED, f"mail: more than {_mail_parse.MAX_PARTS} MIME parts, rest not read")
         f = out.features
         self._headers(msg, sample, out)
         bodies: list[str] = [_header(msg, "Subject")]
@@ -238,12 +253,15 @@ class MailExtractor(Extractor):
         archives = 0
         urls: dict[str, None] = {}
         stack: list[Message] = [msg]
+        followed = sample.depth + 1 <= ctx.limits.max_depth  # else the engine reads none of the children
+        unread: list[Message] = []  # parts whose insides the scan will not reach
         while stack:
             ctx.check()
             part = stack.pop()
             counts["parts"] += 1
             if counts["parts"] > 4 * ctx.limits.max_children or len(out.children) >= ctx.limits.max_children:
                 out.flag(Flag.LIMIT_EXCEEDED, f"mail: stopped after {counts['parts'] - 1} MIME parts")
+                unread += [part, *stack]
                 break
             if part is not msg:
                 counts["defects"] += len(part.defects)
@@ -308,6 +326,11 @@ class MailExtractor(Extractor):
                 out.add("MAIL_TYPE_MISMATCH", f"{name}: declared {claimed}, content is {kind}", location)
             out.children.append(sample.child(data, name))
 
+        if not followed and counts["nested_messages"]:
+            unread = [msg]  # nothing below is scanned: at least say what is in there
+        if unread:
+            self._sniff_unread(unread, sample, ctx, out)
+
         # Bodies: URLs are in out.urls already; passwords go to the engine for the attachments below.
         text = "\n".join(bodies)
         for url in find_urls(html_text(text) if counts["html_bodies"] else "", MAX_URLS):
@@ -322,6 +345,43 @@ class MailExtractor(Extractor):
         f["mail.body_chars_log2"] = math.log2(sum(len(b) for b in bodies) + 1)
         f["mail.body_urls"] = float(len(urls))
         f["mail.passwords"] = float(len(passwords))
+
+    @staticmethod
+    def _sniff_unread(parts: list[Message], sample: Sample, ctx: Context, out: ExtractorResult) -> None:
+        """Name and magic bytes of every attachment below `parts`, which no scan will open.
+
+        A message forwarded past `max_depth`, or parts past the member limit, would otherwise hide
+        an executable completely; here it costs a walk of the already parsed tree, nothing more.
+        """
+        stack = list(parts)
+        seen = executables = scripts = 0
+        while stack and seen < _mail_parse.MAX_PARTS:
+            seen += 1
+            if seen % 64 == 0:
+                ctx.check()
+            part = stack.pop()
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(p for p in payload if isinstance(p, Message))
+                continue
+            filename = _filename(part)
+            data = _payload(part) if filename or part.get_content_maintype() != "text" else b""
+            if data and sniff.kind(data) in sniff.BINARY_RISKY_KINDS:
+                executables += 1
+            elif filename and risky_name(filename):
+                scripts += 1
+        out.flag(Flag.LIMIT_EXCEEDED, f"mail: {len(parts)} part(s) past the depth or member limits only sniffed")
+        MailExtractor._report_sniffed(_mail_parse.Sniffed(scripts, executables), sample, out)
+
+    @staticmethod
+    def _report_sniffed(found: _mail_parse.Sniffed, sample: Sample, out: ExtractorResult) -> None:
+        where = f"{sample.display_path} (parts not followed)"
+        if found.executables:
+            out.add("CORE_EXECUTABLE_PAYLOAD", f"{found.executables} executable attachment(s) in parts not followed",
+                    where)
+        if found.risky_names:
+            out.add("CORE_SCRIPT_NAME", f"{found.risky_names} attachment(s) named like a script in parts not "
+                    "followed", where)
 
     @staticmethod
     def _mismatch(filename: str, ctype: str, kind: str) -> str:
@@ -395,7 +455,7 @@ def _display_spoof(name: str, addr: str) -> str:
     if not name or not addr:
         return ""
     domain = _domain(addr)
-    shown = re.search(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)", name)
+    shown = _SHOWN_ADDRESS.search(name)
     if shown and _domain(shown.group(0)) != domain:
         return f"name shows another address ({shown.group(0)})"
     # "Aܿpܿpܿlܿe": combining or invisible marks between letters defeat word filters.

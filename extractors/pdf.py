@@ -38,7 +38,8 @@ OPEN_TRIGGERS = frozenset({"O", "PO", "PV"})  # page or annotation opened/visibl
 LAUNCH_WORDS = ("cmd", "powershell", "mshta", "wscript", "cscript", "rundll32", "regsvr32", "bitsadmin",
                 "certutil", "msiexec", "/c ", "start ")
 ACTIONS = ("JavaScript", "Launch", "URI", "SubmitForm", "GoToR", "GoToE", "ImportData", "Rendition")
-_XFA_SCRIPT = re.compile(rb"<script\b([^>]{0,400})>(.*?)</script\s*>", re.S | re.I)
+_XFA_SCRIPT_OPEN = re.compile(rb"<script\b([^>]{0,400})>", re.I)
+_XFA_SCRIPT_CLOSE = re.compile(rb"</script\s*>", re.I)
 # XFA data carrying a TIFF image: the libtiff overflow of CVE-2010-0188 and its many copies.
 _XFA_TIFF = re.compile(rb"contentType\s*=\s*[\"']image/tiff?[\"']", re.I)
 _XFA_MARK = re.compile(rb"<(?:[\w-]+:)?xdp\b|xfa\.org/schema", re.I)
@@ -76,7 +77,7 @@ class Actions:
 
 class PdfExtractor(Extractor):
     name = "pdf"
-    version = 3
+    version = 4
     detects = (TypeSpec("pdf", filetype.is_pdf, 40, "pdf", "PDF document"),)
     file_types = frozenset({FileType.PDF})
     features = (
@@ -122,6 +123,8 @@ class PdfExtractor(Extractor):
         self._links([data, *doc.objstm_data], ctx, out, where)
         acts = self._actions(doc, ctx, out)
         self._report(acts, doc, raw, sample, ctx, out)
+        if doc.stopped or doc.skipped or acts.nodes > MAX_NODES:
+            self._raw_fallback(raw, [data, *doc.objstm_data], ctx, out, where)
 
     # --- raw structure -----------------------------------------------------------------------
     @staticmethod
@@ -175,11 +178,13 @@ class PdfExtractor(Extractor):
         f["pdf.objstm_objects"] = doc.objstm_objects
         f["pdf.parse_failures"] = doc.parse_failures
         f["pdf.truncated_streams"] = doc.truncated_streams
-        f["pdf.walk_complete"] = float(not doc.stopped)
+        f["pdf.walk_complete"] = float(not doc.stopped and not doc.skipped)
         f["pdf.encrypted"] = float(doc.encrypted)
         f["pdf.encrypted_unopened"] = float(bool(doc.decrypt_error))
         if doc.stopped:
             out.flag(Flag.LIMIT_EXCEEDED, f"pdf: {doc.stopped}")
+        if doc.skipped:
+            out.flag(Flag.LIMIT_EXCEEDED, f"pdf: {doc.skipped} object(s) too large or too deeply nested, skipped")
         if doc.truncated_streams:
             out.flag(Flag.TRUNCATED, f"pdf: {doc.truncated_streams} stream(s) without endstream")
         if doc.encrypted and doc.decrypt_error:
@@ -190,6 +195,60 @@ class PdfExtractor(Extractor):
         if not doc.objects and not doc.stopped:
             out.flag(Flag.PARSE_ERROR, "pdf: no objects found")
         return doc
+
+    @staticmethod
+    def _raw_fallback(raw: _pdf_raw.RawScan, blobs: list[bytes], ctx: Context, out: ExtractorResult,
+                      where: str) -> None:
+        """The object walk stopped early: what the raw bytes say runs is reported all the same.
+
+        Objects after the point where the walk stopped (or skipped) were never read, so the
+        walk's JavaScript, trigger and action figures undercount. The raw keyword counts and the
+        /JS strings read straight from the bytes stand in for them, so that a hostile object
+        placed before an auto-run script cannot turn the file clean.
+        """
+        f = out.features
+        found = {x.rule_id for x in out.findings}
+        c = raw.counts
+        texts = [] if f["pdf.js_length"] else [_pdf_js.text_of(b) for b in _pdf_raw.raw_scripts(blobs, MAX_JS_STREAM)]
+        ctx.check()
+        if texts:
+            js = _pdf_js.analyse(texts)
+            f.update({"pdf.js_scripts": max(f["pdf.js_scripts"], js.scripts), "pdf.js_length": js.length,
+                      "pdf.js_entropy": js.entropy, "pdf.js_eval": js.eval, "pdf.js_unescape": js.unescape,
+                      "pdf.js_fromcharcode": js.fromcharcode, "pdf.js_settimeout": js.settimeout,
+                      "pdf.js_hex_escape_density": js.hex_escape_density,
+                      "pdf.js_unicode_escape_density": js.unicode_escape_density,
+                      "pdf.js_longest_string": js.longest_string, "pdf.js_exploit_apis": len(js.exploit_apis),
+                      "pdf.js_spray": js.spray})
+            if js.obfuscated and "PDF_JS_OBFUSCATED" not in found:
+                out.add("PDF_JS_OBFUSCATED", f"raw scan: eval={js.eval} unescape={js.unescape} "
+                        f"fromCharCode={js.fromcharcode}", where)
+            if js.exploit_apis and "PDF_JS_EXPLOIT_API" not in found:
+                out.add("PDF_JS_EXPLOIT_API", "raw scan: " + ", ".join(js.exploit_apis), where)
+            if js.spray and "PDF_JS_SHELLCODE" not in found:
+                out.add("PDF_JS_SHELLCODE", f"raw scan: {js.spray} NOP-sled or heap-spray escapes", where)
+        scripts = c["JS"] + c["JavaScript"]
+        f["pdf.js_scripts"] = max(f["pdf.js_scripts"], float(bool(scripts)))
+        if scripts and "PDF_JAVASCRIPT" not in found:
+            out.add("PDF_JAVASCRIPT", f"raw scan: {c['JS']} /JS, {c['JavaScript']} /JavaScript (object walk "
+                    "incomplete)", where)
+        if scripts and (c["OpenAction"] or c["AA"]) and "PDF_AUTO_JAVASCRIPT" not in found:
+            f["pdf.auto_js"] = max(f["pdf.auto_js"], 1.0)
+            f["pdf.openaction_js"] = max(f["pdf.openaction_js"], float(bool(c["OpenAction"])))
+            out.add("PDF_AUTO_JAVASCRIPT", "raw scan: JavaScript beside /OpenAction or /AA (object walk incomplete)",
+                    where)
+        f["pdf.openaction"] = max(f["pdf.openaction"], c["OpenAction"])
+        f["pdf.aa_triggers"] = max(f["pdf.aa_triggers"], c["AA"])
+        f["pdf.launch_actions"] = max(f["pdf.launch_actions"], c["Launch"])
+        f["pdf.uri_actions"] = max(f["pdf.uri_actions"], c["URI"])
+        f["pdf.submitform_actions"] = max(f["pdf.submitform_actions"], c["SubmitForm"])
+        f["pdf.goto_remote_actions"] = max(f["pdf.goto_remote_actions"], c["GoToR"] + c["GoToE"])
+        f["pdf.embedded_files"] = max(f["pdf.embedded_files"], c["EmbeddedFile"])
+        if c["Launch"] and not found & {"PDF_LAUNCH", "PDF_LAUNCH_COMMAND"}:
+            out.add("PDF_LAUNCH", f"raw scan: {c['Launch']} /Launch (object walk incomplete)", where)
+        if c["EmbeddedFile"] and "PDF_EMBEDDED_FILE" not in found:
+            out.add("PDF_EMBEDDED_FILE", f"raw scan: {c['EmbeddedFile']} /EmbeddedFile (object walk incomplete)",
+                    where)
 
     @staticmethod
     def _links(blobs: list[bytes], ctx: Context, out: ExtractorResult, where: str) -> None:
@@ -425,9 +484,9 @@ class PdfExtractor(Extractor):
             if not ctx.budget.allow_inflate(len(blob)):
                 continue
             tiffs += len(_XFA_TIFF.findall(blob))
-            for m in _XFA_SCRIPT.finditer(blob):
-                if b"formcalc" not in m.group(1).lower() and m.group(2).strip():
-                    found.append(m.group(2).decode("utf-8", "replace"))
+            for attrs, body in _xfa_script_bodies(blob):
+                if b"formcalc" not in attrs.lower() and body.strip():
+                    found.append(body.decode("utf-8", "replace"))
         f["pdf.xfa_tiff"] = tiffs
         return found
 
@@ -456,12 +515,32 @@ class PdfExtractor(Extractor):
             if blob is None:
                 if status == "encrypted":  # already flagged: the file is encrypted and was not opened
                     continue
-                out.flag(Flag.PARSE_ERROR, f"pdf: embedded file {name or oid} could not be decoded ({status})")
+                out.flag(Flag.PARSE_ERROR, f"pdf: embedded file (object {oid}) could not be decoded ({status})")
                 continue
             if status == CAPPED or not ctx.budget.allow_inflate(len(blob)):
-                out.flag(Flag.LIMIT_EXCEEDED, f"pdf: embedded file {name or oid} exceeds the inflate budget")
+                out.flag(Flag.LIMIT_EXCEEDED, f"pdf: embedded file (object {oid}) exceeds the inflate budget")
                 break
             out.children.append(sample.child(blob, (name or f"pdf-embedded-{oid}")[:255]))
+
+
+def _xfa_script_bodies(blob: bytes) -> list[tuple[bytes, bytes]]:
+    """(attributes, text) of each <script> element, in one pass.
+
+    The same elements as `<script\\b([^>]{0,400})>(.*?)</script\\s*>`, whose lazy body re-reads
+    the rest of the packet from every unclosed `<script>` (quadratic); here the search for the
+    closing tag resumes where the last one ended, and stops for good once there is none.
+    """
+    found: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while True:
+        opening = _XFA_SCRIPT_OPEN.search(blob, pos)
+        if opening is None:
+            return found
+        closing = _XFA_SCRIPT_CLOSE.search(blob, opening.end())
+        if closing is None:
+            return found
+        found.append((opening.group(1), blob[opening.end():closing.start()]))
+        pos = closing.end()
 
 
 def entropy(data: bytes, cap: int) -> float:
