@@ -54,7 +54,8 @@ _EXT_KINDS: dict[str, frozenset[str]] = {
         ".docx": "docx", ".docm": "docx", ".dotm": "docx", ".xlsx": "docx", ".xlsm": "docx", ".xlsb": "docx",
         ".pptx": "docx", ".pptm": "docx", ".rtf": "rtf", ".odt": "odt zip", ".ods": "odt zip",
         ".zip": "zip", ".rar": "rar", ".7z": "7z", ".gz": "gz", ".cab": "cab", ".iso": "iso",
-        ".htm": "html hta", ".html": "html hta", ".hta": "hta html", ".eml": "eml mht", ".one": "one",
+        ".htm": "html hta", ".html": "html hta", ".hta": "hta html", ".svg": "svg html", ".eml": "eml mht",
+        ".one": "one",
         ".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".gif": "gif", ".bmp": "bmp", ".tif": "tif", ".tiff": "tif",
         ".txt": "txt", ".csv": "txt", ".exe": "exe", ".dll": "exe", ".scr": "exe", ".lnk": "lnk",
     }.items()
@@ -66,6 +67,7 @@ _MIME_KINDS: dict[str, frozenset[str]] = {
         "application/zip": "zip", "application/x-zip-compressed": "zip", "application/x-rar-compressed": "rar",
         "application/vnd.rar": "rar", "application/x-7z-compressed": "7z", "image/png": "png",
         "image/jpeg": "jpg", "image/gif": "gif", "application/onenote": "one", "message/rfc822": "eml",
+        "image/svg+xml": "svg",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "docx",
         "application/vnd.openxmlformats-officedocument.presentationml.presentation": "docx",
@@ -313,8 +315,8 @@ class MailExtractor(Extractor):
             if kind in sniff.ARCHIVE_KINDS or kind == "doc":  # what "the password is ..." usually opens
                 archives += 1
                 counts["archive_attachments"] += kind in sniff.ARCHIVE_KINDS
-            if kind in ("html", "hta") or os.path.splitext(name.lower())[1] in (".htm", ".html", ".hta", ".shtml",
-                                                                                 ".xhtml", ".svg"):
+            ext = os.path.splitext(name.lower())[1]
+            if kind in ("html", "hta", "svg") or ext in (".htm", ".html", ".hta", ".shtml", ".xhtml", ".svg"):
                 counts["html_attachments"] += 1
                 out.add("MAIL_HTML_ATTACHMENT", f"{name} ({kind})", location)
             if filename and (double_extension(filename) or _RTLO in filename):

@@ -23,6 +23,7 @@ from maldoc import filetype
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _pdf_js, _pdf_raw
 from maldoc.extractors._pdf_filters import CAPPED, name_of
+from maldoc.extractors._pdf_images import pdf_images
 from maldoc.extractors._pdf_objects import Stream, Walk, WalkStopped, stream_data, walk
 from maldoc.extractors.urls import find_urls
 from maldoc.filetype import TypeSpec, risky_name
@@ -457,6 +458,8 @@ class PdfExtractor(Extractor):
             urls += find_urls(text, MAX_URLS - len(urls))
         out.urls.extend(urls[:MAX_URLS])
         self._children(acts, doc, js, sample, ctx, out)
+        for name, picture in pdf_images(sample.data, ctx):  # pictures: QR-code lures are read from them
+            ctx.emit(out, sample, picture, name)
 
     @staticmethod
     def _xfa_scripts(acts: Actions, doc: Walk, ctx: Context, f: dict[str, float]) -> list[str]:

@@ -286,14 +286,12 @@ def model():
     return load_scorer()
 
 
-@pytest.mark.xfail(strict=False, reason="engine: cut-off walk policy")
 def test_executable_six_zips_deep_is_never_clean(model):
     verdict = scan(_deep_zip(7), "deep.zip", model=model)
     assert "limit_exceeded" in {f for sub in verdict.walk() for f in sub.flags}
     assert verdict.label is not Label.CLEAN
 
 
-@pytest.mark.xfail(strict=False, reason="engine: cut-off walk policy")
 def test_executable_as_member_201_is_never_clean(model):
     members = {f"doc{i:03d}.txt": b"quarterly figures\n" for i in range(200)}
     members["zz-payload.exe"] = FAKE_PE
