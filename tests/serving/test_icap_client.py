@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from gateway_env import CLEAN_DOCX, CLEAN_PDF, MALICIOUS_DOCM, clean_env, free_port, missing, process, wait_port
+from gateway_env import CLEAN_DOCX, CLEAN_LARGE, MALICIOUS_DOCM, clean_env, free_port, missing, process, wait_port
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(missing("c-icap-client") is not None, reason=str(missing("c-icap-client")))]
@@ -41,7 +41,7 @@ def test_options(icap):
     assert "Methods: RESPMOD, REQMOD" in out
 
 
-@pytest.mark.parametrize("sample", [CLEAN_DOCX, CLEAN_PDF], ids=["in-preview", "after-100-continue"])
+@pytest.mark.parametrize("sample", [CLEAN_DOCX, CLEAN_LARGE], ids=["in-preview", "after-100-continue"])
 def test_clean_file_is_not_modified(icap, sample):
     out = client(icap, "-f", str(sample))
     assert "No modification needed (Allow 204 response)" in out

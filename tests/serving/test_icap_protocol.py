@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from gateway_env import CLEAN_DOCX, CLEAN_PDF, MALICIOUS_DOCM, Running, connect, is_closed, read_all, read_until
+from gateway_env import CLEAN_DOCX, CLEAN_LARGE, MALICIOUS_DOCM, Running, connect, is_closed, read_all, read_until
 from serving_support import make_bundle
 
 from maldoc.serving.icap import IcapServer, IcapSettings
@@ -100,7 +100,7 @@ def test_clean_gets_204_and_keep_alive_serves_the_next_request(icap):
 
 
 def test_preview_then_100_continue(icap):
-    data = CLEAN_PDF.read_bytes()
+    data = CLEAN_LARGE.read_bytes()
     assert len(data) > 1024
     first, rest = respmod(data, preview=1024)
     with connect(icap) as sock:
@@ -246,7 +246,7 @@ def test_more_connections_than_allowed(env):
 
 
 def test_after_100_continue_204_needs_allow_204(icap):
-    data = CLEAN_PDF.read_bytes()
+    data = CLEAN_LARGE.read_bytes()
     first, rest = respmod(data, preview=1024, allow204=False)
     with connect(icap) as sock:
         sock.sendall(first)

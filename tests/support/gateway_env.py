@@ -14,20 +14,40 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 
 from serving_support import settings as engine_settings
 
 from maldoc.serving.service import Service
 
-DEMO = Path(str(resources.files("maldoc.samples") / "demo"))
-MALICIOUS_DOCM = DEMO / "0014_Survey_Litware_01.docm"  # VBA dropper (AutoOpen, Shell, PowerShell)
-CLEAN_DOCX = DEMO / "0013_invoice-2025-08.docx"
-CLEAN_PDF = DEMO / "0019_Order_Confirmation_Alpine_05.pdf"  # over 4 KiB: exercises ICAP's 100 Continue
+
+def _sample(family: str, suffix: str, *, min_size: int = 0) -> Path:
+    """An inert synthetic sample of `family`, made once per test session (not tied to the demo set's
+    file names, which change whenever templates are added)."""
+    from maldoc.samples.generate import build
+    from maldoc.samples.registry import TEMPLATES
+
+    template = next(t for t in TEMPLATES.values() if t.family == family)
+    folder = Path(tempfile.gettempdir()) / f"maldoc-gateway-samples-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    for index in range(50):  # a seed whose sample is large enough, when a size is asked for
+        data = build(template, 1, index).data
+        if len(data) >= min_size:
+            break
+    else:
+        raise RuntimeError(f"no {family} sample of {min_size} bytes or more")
+    path = folder / f"{family}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+MALICIOUS_DOCM = _sample("docm_vba_dropper", ".docm")  # VBA dropper (AutoOpen, Shell, PowerShell)
+CLEAN_DOCX = _sample("docx_plain", ".docx")
+CLEAN_LARGE = _sample("doc_plain", ".doc", min_size=4097)  # over 4 KiB: exercises ICAP's 100 Continue
 WAIT_S = 60.0  # upper bound of every wait for a server (start-up includes warming a worker process)
 
 
