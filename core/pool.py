@@ -46,7 +46,9 @@ def analyze_task(data: bytes, name: str, limits: Limits, options: Options) -> No
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    from maldoc.cpus import available_cpus  # the affinity mask, capped by the cgroup CPU quota
+
+    return available_cpus()
 
 
 class ScanPool:

@@ -19,7 +19,7 @@ from maldoc import __version__
 from maldoc.engine import QueueFull
 from maldoc.pool import TaskFn, analyze_task
 
-from . import routes_health, routes_model, routes_scan
+from . import routes_feedback, routes_health, routes_model, routes_scan
 from .body import BodyError
 from .framing import FramingMiddleware
 from .metrics import MetricsMiddleware
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
     app.include_router(routes_scan.router)
     app.include_router(routes_model.router)
     app.include_router(routes_health.router)
+    app.include_router(routes_feedback.router)
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, exc: BodyError) -> JSONResponse:

@@ -31,6 +31,7 @@ from maldoc.verdict import Label, Verdict
 
 from .cache import build_cache, cache_key
 from .codec import pack, unpack
+from .drift import DriftMonitor
 from .metrics import Metrics
 from .modelstore import Loaded, ModelStore
 from .schemas import Failure, ScanResponse
@@ -80,6 +81,7 @@ class Service:
         self.limits = settings.limits()
         self.options = Options()
         self.metrics = Metrics()
+        self.drift = DriftMonitor(self.metrics.registry)  # PSI per feature group and the verdict mix on /metrics
         self.models = ModelStore(settings.model, models_dir=settings.models_dir,
                                  check_timeout_s=settings.reload_timeout_s)
         key = settings.cache_hmac_key.get_secret_value().encode() if settings.cache_hmac_key else None
@@ -124,6 +126,7 @@ class Service:
     def _announce(self, action: str, loaded: Loaded) -> None:
         self.cache.new_generation()  # verdicts of the model it replaces are not this one's
         self.metrics.set_model(loaded.version, loaded.source)
+        self.drift.use_model(loaded.scorer)
         self.metrics.reloads.labels(action=action, outcome="ok").inc()
         log.info("model %s: %s from %s (generation %d)", action, loaded.version, loaded.source, loaded.generation)
 
@@ -150,11 +153,11 @@ class Service:
         return self.engine.policy.decide(verdict.label if verdict is not None else None)
 
     async def _analyse_and_score(self, data: bytes, name: str, loaded: Loaded,
-                                 options: Options) -> tuple[Verdict, Failure | None]:
+                                 options: Options) -> tuple[Verdict, Failure | None, Node]:
         """Bytes to a verdict through the engine (admission, worker pool, scoring thread), scored
         by the model this request started with. Raises QueueFull when the engine's front is full."""
         verdict, node = await self.engine.scan_async(data, name, options=options, scorer=loaded.scorer)
-        return verdict, _failure(node)
+        return verdict, _failure(node), node
 
     async def scan(self, data: bytes, name: str, *, kind: str, options: Options | None = None) -> Outcome:
         """Scan one input (`kind` = "file" or "email"). Raises QueueFull, InternalScanError."""
@@ -163,6 +166,7 @@ class Service:
         options = options or self.options
         digest = await asyncio.to_thread(sha256, data) if len(data) > HASH_IN_THREAD else sha256(data)
         verdict: Verdict | None = None
+        node: Node | None = None
         failure: Failure | None = None
         cached = False
         try:
@@ -175,7 +179,7 @@ class Service:
             cached = verdict is not None
             self.metrics.cache.labels(backend=self.cache.backend, result="hit" if cached else "miss").inc()
             if verdict is None:
-                verdict, failure = await self._analyse_and_score(data, name, loaded, options)
+                verdict, failure, node = await self._analyse_and_score(data, name, loaded, options)
                 if failure is None and self.cache.backend != "none":
                     await self.cache.set(key, await asyncio.to_thread(_encode, verdict))
         except QueueFull:
@@ -200,6 +204,7 @@ class Service:
         elapsed = time.perf_counter() - started
         self.metrics.scan_latency.labels(endpoint=kind, cached=str(cached).lower()).observe(elapsed)
         self.metrics.verdicts.labels(endpoint=kind, label=decision.value).inc()
+        self.drift.observe(node if failure is None else None, decision.value)
         log.info("scan sha256=%s type=%s size=%d decision=%s score=%s model=%s cached=%s failure=%s ms=%.1f",
                  digest, verdict.file_type if verdict else "?", len(data), decision.value,
                  f"{verdict.score:.3f}" if verdict else "-", loaded.version, cached, failure, elapsed * 1000)

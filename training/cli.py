@@ -104,6 +104,9 @@ def train_command(args: argparse.Namespace) -> int:
                          group_by=args.group_by, seed=args.seed, loco=not args.no_loco)
     bundle, report = train_bundle(table, params, log=_log)
     out = bundle.save(args.out, card=model_card(bundle.meta, report))
+    from maldoc.training.drift import write_drift_bins
+
+    write_drift_bins(out, table)  # the service's drift reference (drift_bins.json)
     paths = write_report(report, args.report or out / "report", title=f"maldoc model {bundle.version}")
     m = report["models"]["lightgbm"]
     _log(f"bundle {out} (version {bundle.version}); report {paths['markdown']}")
