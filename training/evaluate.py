@@ -6,6 +6,8 @@
     breakdown(meta, y, scores, threshold, by) -> dict[value, dict]
     verdict_scores(predict, table, idx=None) -> np.ndarray
     evaluate_bundle(bundle, table) -> dict              (metrics, breakdowns, misclassified, rules baseline)
+    training_overlap(bundle, meta) -> dict              evaluation files / collections the bundle trained on
+    measurable(negatives, fpr) -> bool                  enough benign files to show that FPR
 
 Scores follow what a verdict does (`maldoc.scoring.build_verdict`): a file scores the maximum
 over itself and every embedded item it carries, so an e-mail whose attachment is malicious is
@@ -66,8 +68,36 @@ def binary_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
         "precision": tp / (tp + fp) if tp + fp else math.nan,
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
     }
+    out["not_measurable"] = []
     for f in REPORTED_FPRS:
         out[f"tpr_at_fpr_{f:g}"] = tpr_at_fpr(scores, y, f) if both else math.nan
+        if not measurable(out["negatives"], f):
+            out["not_measurable"].append(f"{f:g}")
+    return out
+
+
+def measurable(negatives: int, fpr: float) -> bool:
+    """Whether `negatives` benign files can show a false-positive rate as small as `fpr` (one file in 1/fpr)."""
+    return negatives >= math.ceil(1 / fpr - 1e-9)
+
+
+def measurability_warnings(m: dict, what: str = "the evaluation set") -> list[str]:
+    return [f"{what} has {m['negatives']} benign files, fewer than the {math.ceil(1 / float(f))} it takes to measure "
+            f"TPR at FPR {100 * float(f):g} %: that figure is not measurable" for f in m.get("not_measurable", [])]
+
+
+def training_overlap(bundle, meta: pd.DataFrame) -> dict:
+    """Evaluation files (and collections) the bundle was trained on, from what its meta recorded."""
+    data = bundle.meta.get("training_data", {}) or {}
+    prefixes = data.get("sha256_prefixes")
+    sources = set(data.get("sources") or [])
+    out: dict = {"recorded": prefixes is not None}
+    if prefixes is not None:
+        n = int(data.get("sha256_prefix_len", 16))
+        known = set(prefixes)
+        out["files"] = np.array([str(s)[:n] in known for s in meta["sha256"]], bool)
+    repo = meta["source_repo"].fillna("").astype(str) if "source_repo" in meta else pd.Series([""] * len(meta))
+    out["collections"] = repo.isin(sources - {"", "synthetic"}).to_numpy()
     return out
 
 
@@ -132,19 +162,52 @@ def misclassified(meta: pd.DataFrame, y: np.ndarray, scores: np.ndarray, thresho
 
 
 def evaluate_bundle(bundle, table) -> dict:
-    """A saved bundle scored on a labelled table at its own thresholds, next to the rule scorer."""
+    """A saved bundle scored on a labelled table at its own thresholds, next to the rule scorer.
+
+    The headline is over the files the bundle never saw, from collections it never saw (its meta
+    records both); `warnings` counts the rest. Without such files the figures are over all files,
+    and the headline says they are in-collection.
+    """
     table.check_schema()
     idx = table.labelled()
-    sub = table.subset(idx)
+    if not len(idx):
+        raise ValueError("no malicious or benign files to evaluate on")
+    full = table.subset(idx)
+    overlap = training_overlap(bundle, full.meta)
+    warnings = []
+    seen_file = overlap.get("files", np.zeros(len(full), bool))
+    if not overlap["recorded"]:
+        warnings.append("the bundle records no list of its training files: overlap with them cannot be counted")
+    elif seen_file.any():
+        warnings.append(f"{int(seen_file.sum())} of {len(full)} evaluation files were in the model's training data: "
+                        "the headline leaves them out")
+    seen = seen_file | overlap["collections"]
+    if overlap["collections"].any():
+        n_coll = full.meta.loc[overlap["collections"], "source_repo"].nunique()
+        warnings.append(f"{int(overlap['collections'].sum())} evaluation files come from {n_coll} collections the "
+                        "model was trained on: the headline leaves them out")
+    unseen = np.flatnonzero(~seen)
+    if len(unseen) and len(np.unique(full.y[unseen])) == 2:
+        sub, headline = full.subset(unseen), "out of collection (files and collections the model never saw)"
+    else:
+        sub = full.subset(np.flatnonzero(~seen_file)) if (~seen_file).any() and len(
+            np.unique(full.y[~seen_file])) == 2 else full
+        headline = "in collection (no unseen collection holds both labels)"
+        warnings.append(f"figures are {headline}: they do not predict unseen collections")
     y = sub.y
     scores = verdict_scores(bundle.predict_rows, sub)
     t = bundle.threshold
     rules = sub.meta["rule_score"].to_numpy(float)
+    lgbm = binary_metrics(y, scores, t)
+    warnings += measurability_warnings(lgbm)
     result = {
+        "headline": headline, "warnings": warnings,
+        "overlap": {"files": int(seen_file.sum()), "collection_files": int(overlap["collections"].sum()),
+                    "scored": len(sub), "recorded": overlap["recorded"]},
         "bundle": {"version": bundle.version, "thresholds": bundle.meta.get("thresholds", {}),
                    "schema_id": bundle.meta.get("schema_id")},
         "data": sub.summary(),
-        "models": {"lightgbm": binary_metrics(y, scores, t), "rules": binary_metrics(y, rules, RULE_THRESHOLD)},
+        "models": {"lightgbm": lgbm, "rules": binary_metrics(y, rules, RULE_THRESHOLD)},
         "by_format": breakdown(sub.meta, y, scores, t, "format"),
         "by_source": breakdown(sub.meta, y, scores, t, "source_repo"),
         "calibration": calibration(y, scores),
@@ -152,7 +215,8 @@ def evaluate_bundle(bundle, table) -> dict:
         "failed_files": failed_files(table.meta),
     }
     result["scores"] = pd.DataFrame({"sha256": sub.meta["sha256"], "label": sub.meta["label"], "y": y,
-                                     "format": sub.meta["format"], "lightgbm": scores, "rules": rules})
+                                     "format": sub.meta["format"], "lightgbm": scores, "rules": rules,
+                                     "elapsed_ms": sub.meta["elapsed_ms"].to_numpy(float)})
     return result
 
 

@@ -47,12 +47,17 @@ def _score_columns(result: dict) -> tuple[pd.DataFrame | None, dict[str, str]]:
     return frame, cols
 
 
+def _tpr_at(m: dict, f: str) -> str:
+    text = _pct(m.get(f"tpr_at_fpr_{f}"))
+    return text + " (not measurable)" if f in m.get("not_measurable", []) else text
+
+
 def _metrics_rows(models: dict) -> list[list[str]]:
     rows = []
     for name, m in models.items():
         c = m["confusion"]
-        rows.append([name, _fmt(m["roc_auc"]), _fmt(m["pr_auc"]), _pct(m["tpr_at_fpr_0.01"]),
-                     _pct(m["tpr_at_fpr_0.005"]), _pct(m["tpr_at_fpr_0.001"]), _fmt(m["threshold"]),
+        rows.append([name, _fmt(m["roc_auc"]), _fmt(m["pr_auc"]), _tpr_at(m, "0.01"),
+                     _tpr_at(m, "0.005"), _tpr_at(m, "0.001"), _fmt(m["threshold"]),
                      _pct(m["tpr"]), _pct(m["fpr"]), f"{c['tp']}/{c['fp']}/{c['fn']}/{c['tn']}"])
     return rows
 
@@ -73,6 +78,91 @@ def _breakdown_rows(part: dict) -> list[list[str]]:
 _BREAK_HEAD = ["", "files", "malicious", "ROC AUC", "TPR", "FPR", "TPR@FPR 0.5 %", "TP/FP/FN/TN"]
 
 
+_FPRS = ("0.001", "0.005", "0.01")
+
+
+def _at(point: dict) -> str:
+    """`TPR (FPR)` of one operating point, marked when the evaluation set cannot measure that FPR."""
+    if point is None:
+        return "–"
+    text = f"{_pct(point.get('tpr'))} ({_pct(point.get('fpr'))})"
+    if point.get("measurable") is False:
+        text += " not measurable"
+    return text
+
+
+def ooc_blocks(ooc: dict, peers: dict | None = None) -> list[Block]:
+    """The headline: out-of-collection figures, thresholds per fold, pooled and per format."""
+    m = ooc["metrics"]
+    head = ["model", "ROC AUC (per fold)", "ROC AUC (pooled scores)", "TPR (FPR) at FPR 0.1 %", "at 0.5 %",
+            "at 1 %"]
+    rows = [["lightgbm", _fmt(m["roc_auc"]), _fmt(m["roc_auc_pooled"]), *[_at(m["at"].get(f)) for f in _FPRS]]]
+    if ooc.get("rules"):
+        r = ooc["rules"]
+        rows.append(["rule scorer", _fmt(r["roc_auc"]), _fmt(r["roc_auc_pooled"]),
+                     *[_at(r["at"].get(f)) for f in _FPRS]])
+    out: list[Block] = [
+        ("h2", "Out of collection (headline)"),
+        ("p", f"Every file below was scored by a model that never saw its collection (`source_repo`): "
+              f"{ooc.get('n_folds', len(ooc.get('folds', [])))} folds of whole collections, synthetic files training "
+              "every fold and never scored. Thresholds are set per fold on that fold's own held-out benign "
+              "scores and the counts added up; ROC AUC (per fold) sets each malicious file against its own "
+              "fold's benign files, the pooled AUC mixes the folds' score scales. "
+              f"{m['positives']} malicious and {m['negatives']} benign files."),
+        ("table", (head, rows)),
+    ]
+    out += [("p", f"Warning: {w}") for w in m.get("warnings", [])]
+    fmt_rows = []
+    for fmt, rec in m.get("by_format", {}).items():
+        fmt_rows.append([fmt or "(none)", str(rec["n"]), str(rec["positives"]), _fmt(rec["roc_auc"]),
+                         *[_at(rec["at"].get(f)) for f in _FPRS]])
+    out += [("h2", "Out of collection, per format (at the pooled operating points)"),
+            ("table", (["format", "files", "malicious", "ROC AUC (per fold)", "TPR (FPR) at 0.1 %", "at 0.5 %",
+                        "at 1 %"], fmt_rows))]
+    src_rows = []
+    for name, rec in m.get("by_source_repo", {}).items():
+        src_rows.append([name, str(rec["n"]), str(rec["positives"]),
+                         *[_at(rec["at"].get(f)) for f in _FPRS]])
+    if src_rows:
+        out += [("h2", "Out of collection, per collection"),
+                ("table", (["collection", "files", "malicious", "TPR (FPR) at 0.1 %", "at 0.5 %", "at 1 %"],
+                           src_rows))]
+    fold_rows = [[str(k + 1), str(f["files"]), str(f["malicious"]), ", ".join(f["collections"]),
+                  "; ".join(f["coverage"]) or "every format of both labels"]
+                 for k, f in enumerate(ooc.get("folds", []))]
+    if fold_rows:
+        out += [("h2", "Out-of-collection folds"),
+                ("table", (["fold", "files", "malicious", "collections held out", "training side lacks"], fold_rows))]
+    if peers:
+        out += peer_blocks(peers)
+    return out
+
+
+def peer_blocks(peers: dict) -> list[Block]:
+    """The field's rules next to the model on the same files, per format."""
+    rows = []
+    for fmt, rec in peers["by_format"].items():
+        for name, p in rec.items():
+            rows.append([fmt, name, str(p["positives"]), str(p["negatives"]), _pct(p["tpr"]), _pct(p["fpr"]),
+                         _fmt(p.get("ms_per_file"))])
+    return [("h2", "The field's rules on the same files"),
+            ("p", peers.get("note", "")),
+            ("table", (["format", "detector", "malicious", "benign", "TPR", "FPR", "ms per file"], rows))]
+
+
+def protocol_blocks(check: dict) -> list[Block]:
+    rows = [[v["variant"], _fmt(v["protocol"]), _fmt(v["campaign_pooled_auc"]), _fmt(v["holdout"])]
+            for v in check["variants"]]
+    corr = check["agreement"]
+    return [("h2", "Does the protocol predict unseen collections? (pseudo-holdout)"),
+            ("p", f"Collections kept out of everything: {', '.join(check['holdout_collections'])}. Each variant is "
+                  f"scored by the out-of-collection protocol on the rest ({check['metric']}) and by a model trained "
+                  "on the rest and scored on the kept-out collections."),
+            ("table", (["variant", "protocol", "campaign CV, pooled AUC", "kept-out collections"], rows)),
+            ("p", "Agreement with the kept-out ranking over variants: " + "; ".join(
+                f"{k}: Spearman {_fmt(v['spearman'])}, Kendall {_fmt(v['kendall'])}" for k, v in corr.items()))]
+
+
 def blocks(result: dict, plots: dict[str, Path], title: str) -> list[Block]:
     out: list[Block] = [("h1", title)]
     data = result.get("training_data") or result.get("data") or {}
@@ -81,16 +171,43 @@ def blocks(result: dict, plots: dict[str, Path], title: str) -> list[Block]:
                          f"{str(data.get('data_sha256', ''))[:16]}; schema {data.get('schema_id', '')}."
                     + (f" Of these, {data['synthetic_files']} are synthetic (training only, never scored)."
                        if data.get("synthetic_files") else "")))
+    t = result.get("thresholds") or (result.get("bundle") or {}).get("thresholds")
+    if t:
+        how = (" (each the median of the out-of-collection folds' thresholds for the target FPRs)"
+               if result.get("operating_point") else "")
+        out.append(("p", f"Operating point: malicious >= {t['malicious']:.4f}, suspicious >= "
+                         f"{t['suspicious']:.4f}{how}."))
+    if result.get("headline"):
+        ov = result.get("overlap", {})
+        out.append(("p", f"Figures: {result['headline']}; {ov.get('scored', '?')} files scored, "
+                         f"{ov.get('files', 0)} left out as training files of the model, "
+                         f"{ov.get('collection_files', 0)} from its training collections."))
+    out += [("p", f"Warning: {w}") for w in result.get("warnings", [])]
+    if result.get("ooc"):
+        out += ooc_blocks(result["ooc"], result.get("peers"))
+    elif result.get("peers"):
+        out += peer_blocks(result["peers"])
+    if result.get("protocol_check"):
+        out += protocol_blocks(result["protocol_check"])
+    if result.get("ablation"):
+        out += ablation_blocks(result["ablation"])
+    if not result.get("models"):
+        return out + _tail(result, plots)
+    second = " (second view: grouped CV by campaign, one pooled threshold)" if result.get("ooc") else ""
+    out += [("h2", "Models on the same files" + second)]
     if result.get("group_by"):
         out.append(("p", f"Grouped {len(result.get('folds', {}))}-fold cross-validation, groups "
                          f"`{result['group_by']}` ({result.get('n_groups')} groups; identical files and an e-mail "
                          "with its attachments always share a group; single-class fixture collections larger than "
                          "1/(2k) of the corpus are split along their folders). Figures are over the pooled "
-                         "out-of-fold scores; synthetic files train every fold and are never scored."))
-    t = result.get("thresholds") or (result.get("bundle") or {}).get("thresholds")
-    if t:
-        out.append(("p", f"Operating point: malicious >= {t['malicious']:.4f}, suspicious >= {t['suspicious']:.4f}."))
-    out += [("h2", "Models on the same files"), ("table", (_METRIC_HEAD, _metrics_rows(result["models"])))]
+                         "out-of-fold scores; synthetic files train every fold and are never scored. A model here "
+                         "may have seen other campaigns of a file's collection: this view is optimistic."))
+    out.append(("table", (_METRIC_HEAD, _metrics_rows(result["models"]))))
+    per_fold = result.get("per_fold_thresholds")
+    if per_fold:
+        rows = [[name, _fmt(m["roc_auc"]), *[_at(m["at"].get(f)) for f in _FPRS]] for name, m in per_fold.items()]
+        out += [("p", "The same campaign folds with thresholds set per fold (TPR, realised FPR):"),
+                ("table", (["model", "ROC AUC (per fold)", "at 0.1 %", "at 0.5 %", "at 1 %"], rows))]
     out.append(("p", "Baselines at their own thresholds: rules 0.7 (the product's rule scorer), others 0.5; "
                      "the TPR@FPR columns compare them at equal false-positive rates."))
     if result.get("folds"):
@@ -108,6 +225,21 @@ def blocks(result: dict, plots: dict[str, Path], title: str) -> list[Block]:
                 for k, v in result["leave_one_source_out"].items()]
         out += [("h2", "Leave one collection out (strictest: the model never saw the collection)"),
                 ("table", (["collection", "files", "malicious", "TPR", "FPR"], rows))]
+    return out + _tail(result, plots)
+
+
+def ablation_blocks(ablation: dict) -> list[Block]:
+    rows = [[r["group"], str(r["features"]), _fmt(r["roc_auc"]), _fmt(r["d_roc_auc"]),
+             *[f"{_pct(r['tpr'][f])} ({'+' if r['d_tpr'][f] >= 0 else ''}{100 * r['d_tpr'][f]:.2f})" for f in _FPRS]]
+            for r in ablation["rows"]]
+    return [("h2", "Feature groups: out-of-collection effect of dropping each"),
+            ("p", ablation.get("note", "")),
+            ("table", (["dropped group", "features", "ROC AUC", "change", "TPR at 0.1 % (change, points)", "at 0.5 %",
+                        "at 1 %"], rows))]
+
+
+def _tail(result: dict, plots: dict[str, Path]) -> list[Block]:
+    out: list[Block] = []
     if result.get("failed_files"):
         out += [("h2", "Files with failure flags (all labels, malformed included)"),
                 ("table", (["flag", "files"], [[k, str(v)] for k, v in result["failed_files"].items()]))]
