@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     train.add_argument("--folds", type=int, default=5, help="campaign-grouped cross-validation folds")
     train.add_argument("--ooc-folds", type=int, default=4,
                        help="out-of-collection folds (whole collections each; the headline figures)")
+    train.add_argument("--drop-group", action="append", default=[], metavar="GROUP",
+                       help="train without a feature group (repeatable; see maldoc.training.feature_groups): "
+                            "e.g. size, whose raw sizes and entropies mostly describe collections")
     train.add_argument("--no-campaign-cv", action="store_true",
                        help="skip the second view (campaign-grouped CV with the baselines)")
     train.add_argument("--seed", type=int, default=0)
@@ -131,6 +134,14 @@ def train_command(args: argparse.Namespace) -> int:
     synthetic = args.synthetic if args.synthetic is not None else (0 if args.corpus else DEFAULT_SYNTHETIC)
     try:
         table = _table(args.corpus, synthetic, args.seed, args)
+        if args.drop_group:
+            from maldoc.training.feature_groups import groups, masked
+
+            known = groups(table.names)
+            unknown = sorted(set(args.drop_group) - set(known))
+            if unknown:
+                raise ValueError(f"unknown feature group(s) {unknown}; groups: {', '.join(sorted(known))}")
+            table = masked(table, [c for g in args.drop_group for c in known[g]])  # the model never splits on them
         if len(np.unique(table.y[table.labelled()])) < 2:
             raise ValueError("training needs malicious and benign files; the corpus holds "
                              + (", ".join(sorted(set(table.meta["label"]))) or "none"))
@@ -138,6 +149,8 @@ def train_command(args: argparse.Namespace) -> int:
                              group_by=args.group_by, seed=args.seed, loco=args.loco, ooc_folds=args.ooc_folds,
                              campaign_cv=not args.no_campaign_cv)
         bundle, report = train_bundle(table, params, log=_log)
+        if args.drop_group:
+            bundle.meta["dropped_feature_groups"] = sorted(args.drop_group)
         if args.protocol_check:
             from maldoc.training.protocol import protocol_check, variants
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from maldoc import scan
 from maldoc.engine import analyze
 from maldoc.extractor import Options
 from maldoc.limits import Limits
@@ -30,7 +31,6 @@ from maldoc.model import load_scorer
 from maldoc.output import extract
 from maldoc.pool import ScanPool
 from maldoc.samples import cfb, rtf
-from maldoc.scan import scan
 from maldoc.scoring import RuleScorer, build_verdict
 from maldoc.types import ExtractorResult, FileType, Flag, Node
 from maldoc.verdict import Label

@@ -1,7 +1,7 @@
 """Error text never quotes the input: a marker planted wherever a parser might echo it never comes back.
 
 Each input carries MARKER in names, tokens, headers and broken structures of one file type, and
-goes through the whole scan (`maldoc.scan.scan`). The marker must appear in no verdict error, no
+goes through the whole scan (`maldoc.scan`). The marker must appear in no verdict error, no
 evidence or location of a failure finding, and no log line. Findings that describe content
 (a macro's code, a link's target) may quote it: that is their job, and they are not checked.
 
@@ -22,8 +22,8 @@ import zlib
 
 import pytest
 
+from maldoc import scan
 from maldoc.samples import cfb, oledoc, onenote, ovba, rtf
-from maldoc.scan import scan
 from maldoc.scoring import RuleScorer
 
 MARKER = "ZqxMarkerQzx"

@@ -203,7 +203,7 @@ def test_real_redis_round_trip(tmp_path):
 def _tree():
     from serving_support import message_with_attachments
 
-    from maldoc.scan import scan as scan_one
+    from maldoc import scan as scan_one
 
     return scan_one(message_with_attachments(), "mail.eml", model=RuleScorer())
 
