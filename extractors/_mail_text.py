@@ -61,6 +61,9 @@ _STRONG = re.compile(
     r"\s*(?:(?:is|ist|est|es|era|será)\b\s*:?|é|è|:|=|-|–|—|：)\s*[\"'«“‘(\[]?([^\s\"'«»“”‘’<>()\[\]]{3,40})",
     re.I,
 )
+# "use password rWAOD to open the file": no digit, no colon, but the verb after it says what it is
+_TO_OPEN = re.compile(rf"(?<!\w)(?:{_KEYWORDS})\s+[\"'«“‘]?([^\s\"'«»“”‘’<>]{{3,40}}?)[\"'»”’]?\s+(?:to|for)\s+"
+                      r"(?:open|unlock|view|extract|access|unzip|read)\b", re.I)
 _WEAK = re.compile(rf"(?<!\w)(?:{_KEYWORDS})\s+[\"'«“‘]?([^\s\"'«»“”‘’<>]*\d[^\s\"'«»“”‘’<>]*)", re.I)
 _NOT_PASSWORDS = frozenset((
     "reset", "expired", "expires", "expiring", "incorrect", "invalid", "required", "wrong", "changed",
@@ -75,7 +78,7 @@ MAX_PASSWORDS = 10
 def find_passwords(text: str, limit: int = MAX_PASSWORDS) -> list[str]:
     """Candidate archive passwords announced in a message body, strongest phrasing first."""
     found: list[str] = []
-    for pattern in (_STRONG, _WEAK):
+    for pattern in (_STRONG, _TO_OPEN, _WEAK):
         for m in pattern.finditer(text):
             raw = m.group(1)
             # "is 1234." ends a sentence, "Xy12!" is a password: try the stripped form first, then both.

@@ -30,6 +30,7 @@ from pathlib import Path
 from maldoc import __version__
 from maldoc.engine import Engine
 from maldoc.model import ModelBundle, load_scorer
+from maldoc.policy import CutoffLabel, Policy
 from maldoc.schema import SCHEMA
 from maldoc.scoring import Scorer
 from maldoc.types import Node
@@ -82,7 +83,8 @@ def self_check(scorer: Scorer, *, demo: bool = True) -> None:
         raise SelfCheckError(f"malicious threshold {t} is at or above 1.0: no file could ever be malicious")
     if not str(scorer.version):
         raise SelfCheckError("model has no version")
-    engine = Engine(jobs=0, scorer=scorer)
+    # The model itself is judged: no certain-indicator floor, no cut-off floor lifting its labels.
+    engine = Engine(jobs=0, scorer=scorer, policy=Policy(certain_indicators=False, cutoff_label=CutoffLabel.CLEAN))
     for data, name in _PROBES:
         try:
             verdict = engine.scan(data, name)

@@ -4,7 +4,7 @@
     train_command(args) -> int, evaluate_command(args) -> int
 
 Regenerate the shipped model (after any schema change):
-    maldoc train --corpus ../shared/corpus --corpus ../shared/corpus2 --synthetic 600 --pairs 300 \
+    maldoc train --corpus ../shared/corpus --corpus ../shared/corpus2 --synthetic 600 --pairs 300 --drop-group size \
         --out core/models/default
 
 Both commands take several corpora (`--corpus A --corpus B`), each file used once (by sha256).

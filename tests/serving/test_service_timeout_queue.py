@@ -40,9 +40,9 @@ def test_full_queue_answers_503_with_retry_after(make_client):
     thread = threading.Thread(target=slow_request)
     thread.start()
     deadline = time.monotonic() + 10
-    while service.scanner.inflight < 1 and time.monotonic() < deadline:
+    while service.engine.inflight < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert service.scanner.inflight == 1
+    assert service.engine.inflight == 1
     r = c.post("/v1/scan", content=b"another file")
     assert r.status_code == 503
     assert int(r.headers["Retry-After"]) >= 1
@@ -55,12 +55,12 @@ def test_full_queue_answers_503_with_retry_after(make_client):
 
 
 def test_internal_error_follows_the_fail_mode(make_client, monkeypatch, caplog):
-    def broken(node, scorer, **kwargs):
+    async def broken(self, node, scorer=None, options=None):
         raise RuntimeError("evidence: secret-content")
 
-    import maldoc.serving.service as service_module
+    import maldoc.engine as engine_module
 
-    monkeypatch.setattr(service_module, "build_verdict", broken)
+    monkeypatch.setattr(engine_module.Engine, "verdict_async", broken)  # the service's scoring step fails
     report = make_client(fail_mode="report")
     r = report.post("/v1/scan", content=b"abc")
     assert r.status_code == 500
