@@ -9,11 +9,13 @@ import sys
 import browser
 
 from maldoc.report_html import defang
-from maldoc.samples import generate_samples
+from maldoc.samples.generate import build
+from maldoc.samples.registry import TEMPLATES
 
 
 def _sample(tmp_path, family: str):
-    sample = next(s for s in generate_samples(48, seed=2) if s.family == family)
+    template = next(t for t in TEMPLATES.values() if t.family == family)
+    sample = build(template, 2, 0)
     path = tmp_path / f"sample.{sample.format}"
     path.write_bytes(sample.data)
     return path

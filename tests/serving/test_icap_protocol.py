@@ -17,8 +17,13 @@ RES_HDR = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n"
 
 
 @pytest.fixture(scope="module")
-def env():
-    running = Running(workers=1, model=None, max_body_bytes=LIMIT)
+def models_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")  # reloads read bundles only from the configured folder
+
+
+@pytest.fixture(scope="module")
+def env(models_dir):
+    running = Running(workers=1, model=None, max_body_bytes=LIMIT, models_dir=str(models_dir))
     try:
         yield running
     finally:
@@ -156,7 +161,7 @@ def test_reqmod_upload_is_scanned(icap):
     assert status == "ICAP/1.0 204 No Content"
 
 
-def test_istag_changes_with_the_model(env, icap, tmp_path):
+def test_istag_changes_with_the_model(env, icap, models_dir):
     def istag() -> str:
         with connect(icap) as sock:
             sock.sendall(b"OPTIONS icap://127.0.0.1/maldoc ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -164,7 +169,7 @@ def test_istag_changes_with_the_model(env, icap, tmp_path):
 
     before = istag()
     assert istag() == before  # stable while the model stays
-    env.call(env.service.reload(str(make_bundle(tmp_path / "bundle", "istag-2"))))
+    env.call(env.service.reload(str(make_bundle(models_dir / "bundle", "istag-2"))))
     try:
         assert istag() != before
     finally:
