@@ -32,7 +32,7 @@ from maldoc.limits import Limits
 from maldoc.policy import Policy
 from maldoc.pool import fork_analyze
 from maldoc.scoring import Scorer, build_verdict
-from maldoc.types import Node
+from maldoc.types import Flag, Node
 from maldoc.verdict import Verdict
 from maldoc.walk import analyze, failed_node
 
@@ -43,6 +43,7 @@ K = TypeVar("K")
 # (an input over max_bytes, hashed from disk); or a one-line reason it could not be read.
 Loader = Callable[[], "bytes | tuple[bytes, dict[str, str]] | str"]
 WARM_UP = (b"warm-up\n", "warm-up.txt")  # any non-empty input loads the extractors in a worker
+SCORE_GRACE_S = 1.0  # scoring and hashing time allowed on top of an analysis that used all of timeout_s
 
 
 class QueueFull(Exception):
@@ -276,10 +277,23 @@ class Engine:
 
     async def scan_async(self, data: bytes, name: str, *, options: Options | None = None,
                          scorer: Scorer | None = None) -> tuple[Verdict, Node]:
+        """Analyse and score within the per-scan deadline (`timeout_s`, scoring included): a tree whose
+        scoring would run past it answers as timed out, with a verdict that says so."""
+        started = time.monotonic()
         node = await self.analyze_async(data, name, options)
-        if node.hashes is None:
-            node.hashes = await asyncio.get_running_loop().run_in_executor(self._scorer_thread(), hashes, data)
-        return await self.verdict_async(node, scorer, options), node
+        left = self.limits.timeout_s + SCORE_GRACE_S - (time.monotonic() - started)
+        try:
+            if node.hashes is None:
+                node.hashes = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
+                    self._scorer_thread(), hashes, data), timeout=max(left, SCORE_GRACE_S))
+            left = self.limits.timeout_s + SCORE_GRACE_S - (time.monotonic() - started)
+            verdict = await asyncio.wait_for(self.verdict_async(node, scorer, options),
+                                             timeout=max(left, SCORE_GRACE_S))
+        except TimeoutError:
+            node = failed_node(data, name, Flag.TIMED_OUT,
+                               f"scoring did not finish within timeout_s={self.limits.timeout_s}")
+            verdict = build_verdict(node, scorer or self.scorer, policy=self.policy)
+        return verdict, node
 
     def _scorer_thread(self) -> ThreadPoolExecutor:
         if self._scoring is None:

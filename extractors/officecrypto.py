@@ -66,7 +66,7 @@ class OfficeCryptoExtractor(Extractor):
                 IndexError, AssertionError, EOFError, TypeError, AttributeError) as exc:
             office, encrypted = None, container
             if container:
-                out.flag(Flag.UNSUPPORTED, f"officecrypto: msoffcrypto cannot read it ({type(exc).__name__}: {exc})")
+                out.flag(Flag.UNSUPPORTED, f"officecrypto: msoffcrypto cannot read it ({type(exc).__name__})")
         f["officecrypto.encrypted"] = float(encrypted)
         f["officecrypto.ooxml_container"] = float(container)
         if not encrypted:

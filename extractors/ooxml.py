@@ -177,9 +177,9 @@ class OoxmlExtractor(Extractor):
         try:
             return DET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
         except DefusedXmlException as exc:
-            out.flag(Flag.PARSE_ERROR, f"ooxml: {name}: {type(exc).__name__} refused")
+            out.flag(Flag.PARSE_ERROR, f"ooxml: an XML part refused ({type(exc).__name__})")
         except (ParseError, ValueError) as exc:
-            out.flag(Flag.PARSE_ERROR, f"ooxml: {name}: {exc}")
+            out.flag(Flag.PARSE_ERROR, f"ooxml: an XML part is malformed ({type(exc).__name__})")
         return None
 
     # -- content parts: fields, DDE, ActiveX, customUI --------------------------------------------

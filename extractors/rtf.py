@@ -84,7 +84,7 @@ class RtfExtractor(Extractor):
                 with quiet():
                     scanner.scan()
             except (ValueError, IndexError, TypeError, RecursionError, UnicodeError) as exc:
-                out.flag(Flag.PARSE_ERROR, f"rtf: rtfobj failed ({type(exc).__name__}: {exc})")
+                out.flag(Flag.PARSE_ERROR, f"rtf: rtfobj failed ({type(exc).__name__})")
             objects, total = scanner.objects, scanner.total
         counts = dict.fromkeys(("objects", "ole_objects", "packages", "package_risky", "ole2link", "equation",
                                 "exploit_clsid"), 0.0)

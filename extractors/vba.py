@@ -112,7 +112,7 @@ class VbaExtractor(Extractor):
             except (olecompat.olevba.OlevbaBaseException, OSError, ValueError, struct.error, KeyError, IndexError,
                     TypeError, AttributeError, zlib.error, RuntimeError) as exc:
                 failed = True
-                out.flag(Flag.PARSE_ERROR, f"vba: {label}: olevba failed ({type(exc).__name__}: {exc})")
+                out.flag(Flag.PARSE_ERROR, f"vba: olevba failed ({type(exc).__name__})")
         if not modules and (encrypted or failed):
             return  # unknown, not "no macros"
         f = out.features

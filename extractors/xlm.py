@@ -133,7 +133,7 @@ class XlmExtractor(Extractor):
             with ole.openstream(stream) as s:
                 data = s.read()
         except OSError as exc:
-            out.flag(Flag.TRUNCATED, f"xlm: {stream} stream: {exc}")
+            out.flag(Flag.TRUNCATED, f"xlm: a workbook stream is cut short ({type(exc).__name__})")
             return None
         result = XlmResult()
         bof_types: dict[int, int] = {}
