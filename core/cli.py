@@ -113,8 +113,10 @@ def _scan_command(args: argparse.Namespace) -> int:
     if not files and not errors:
         raise UsageError(f"no input files in {' '.join(args.paths)}")
     show_progress = not args.no_progress and sys.stderr.isatty()
+    from maldoc.policy import Policy
+
     results = scan_files(files, scorer=scorer, limits=limits, options=options, jobs=args.jobs,
-                         progress=show_progress)
+                         progress=show_progress, policy=Policy(cutoff_label=args.cutoff_label))
     from maldoc import output
 
     exit_code = output.emit(results, args, errors, scorer)
@@ -207,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--show-macros", action="store_true", help="print recovered macro source (capped)")
     scan.add_argument("--model", metavar="BUNDLE", help="model bundle folder, or 'rules' for the rule scorer")
     scan.add_argument("--all", action="store_true", help="table: list clean embedded items too")
+    scan.add_argument("--cutoff-label", choices=("suspicious", "malicious", "clean"), default="suspicious",
+                      help="least label of a file whose analysis a limit cut short (default suspicious; "
+                           "clean: what was scanned decides alone)")
     scan.add_argument("--yara", metavar="DIR", help="also run the YARA rules in DIR on every item (or MALDOC_YARA_DIR)")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_limit_arguments(scan)

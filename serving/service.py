@@ -92,7 +92,7 @@ class Service:
         # The engine: admission (count and bytes), the worker pool, and scoring in one dedicated
         # thread off the event loop (one batched prediction per file, so one thread needs no lock).
         self.engine = Engine(limits=self.limits, options=self.options, jobs=settings.workers,
-                             policy=Policy(fail_mode=FailMode(settings.fail_mode)),
+                             policy=Policy(fail_mode=FailMode(settings.fail_mode), cutoff_label=settings.cutoff_label),
                              max_tasks=settings.max_tasks_per_worker, task=task, max_queue=settings.max_queue,
                              max_queue_bytes=settings.max_queue_bytes)
         self.ready = False

@@ -67,6 +67,9 @@ class Settings(_LimitSettings):
     fail_mode: FailMode = Field(
         "report", description="decision on a timeout or internal error: report 'error', "
         "'open' answers clean (deliver), 'closed' answers malicious (quarantine)")
+    cutoff_label: Literal["suspicious", "malicious", "clean"] = Field(
+        "suspicious", description="least label of an input whose analysis a limit or the time budget cut "
+        "short ('clean': what was scanned decides alone, the old behaviour)")
     cache_size: int = Field(10_000, ge=0, description="verdicts kept in the in-process LRU; 0 disables caching")
     cache_max_bytes: int = Field(
         256 * MiB, ge=0, description="bytes (serialised verdicts) the in-process cache may hold; 0 disables it")
