@@ -22,6 +22,7 @@ from maldoc.filetype import TypeSpec, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 from ._office_common import find_urls, open_package
+from ._office_images import media_pictures
 
 MAX_PARTS_SCANNED = 400
 XML_PART_CAP = 32 << 20  # bytes of one XML part read for scanning
@@ -246,13 +247,14 @@ class OoxmlExtractor(Extractor):
             if not (is_embedding or risky_name(name)):
                 continue
             ctx.check()
-            if len(out.children) >= ctx.limits.max_children:
-                out.flag(Flag.LIMIT_EXCEEDED, f"ooxml: more than {ctx.limits.max_children} embedded parts")
-                break
             data = package.read(name, ctx, out)
-            if data:
+            if data and ctx.emit(out, sample, data, name, charge=False):  # read() charged the budget
                 embedded.append(name)
-                out.children.append(sample.child(data, name))
         f["ooxml.embeddings"] = float(len(embedded))
         if embedded:
             out.add("OOXML_EMBEDDED_OBJECT", ", ".join(embedded[:5]), sample.display_path)
+        for name in media_pictures(package.infos):  # pictures: QR-code lures are read from them
+            ctx.check()
+            picture = package.read(name, ctx, out)
+            if picture:
+                ctx.emit(out, sample, picture, name, charge=False)
