@@ -61,7 +61,7 @@ def _rel_kind(rtype: str) -> str:
 
 class OoxmlExtractor(Extractor):
     name = "ooxml"
-    version = 1
+    version = 2
     detects = (TypeSpec("ooxml", filetype.zip_family(FileType.OOXML), 20, "docx", "Office Open XML package"),
                TypeSpec("ooxml", filetype.zip_family(FileType.OOXML, prefixed=True), 90, "docx"),)
     file_types = frozenset({FileType.OOXML})
