@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.metadata as md
 import math
 import platform
@@ -299,7 +300,10 @@ def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=
     trained_on = table.meta["sha256"].iloc[np.concatenate([real, synth])]
     summary["sha256_prefixes"] = sorted({str(s)[:TRAINING_SHA_PREFIX] for s in trained_on})
     summary["sha256_prefix_len"] = TRAINING_SHA_PREFIX
-    version = params.version or f"{dt.date.today():%Y%m%d}-{SCHEMA.hash[:8]}-{summary['data_sha256'][:8]}"
+    # date, schema, data and the model itself: two fits of the same data (other features) never share a version
+    model_hash = hashlib.sha256(booster.model_to_string().encode()).hexdigest()[:6]
+    version = params.version or (f"{dt.date.today():%Y%m%d}-{SCHEMA.hash[:8]}-{summary['data_sha256'][:8]}"
+                                 f"-{model_hash}")
     pooled = report["models"].get("lightgbm", {})
     meta = {
         "version": version, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
