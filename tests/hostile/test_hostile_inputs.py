@@ -6,8 +6,8 @@ the limit that was hit is flagged, the payload next to a hostile branch is still
 `--extract` writes nothing outside its folder. No test measures time; the quadratic shapes are
 sized so that the old code would need minutes, the linear code about a second.
 
-Tests of the engine's cut-off walk policy (a container whose walk was cut off and that holds an
-executable is never `clean`) are marked xfail until the engine carries that policy.
+The engine's cut-off walk policy is checked here too: a container whose walk was cut off and that
+holds an executable is never `clean`.
 """
 
 from __future__ import annotations
