@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 
 from maldoc import olecompat
 from maldoc.olecompat import quiet
+from maldoc.stats import text_entropy
 
 from ._office_common import EXE_NAME_RE, IPV4_RE, find_urls
 
@@ -194,14 +194,6 @@ class Analysis:
     urls: list[str] = field(default_factory=list)
 
 
-def _entropy(text: str) -> float:
-    if not text:
-        return 0.0
-    counts = Counter(text)
-    n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
 def _random_name(name: str) -> bool:
     """A machine-made identifier: long, and vowel-starved or vowel-stuffed or with consonant runs."""
     if len(name) < 8:
@@ -310,11 +302,11 @@ def analyze(code: str) -> Analysis:
         result.findings.append(("VBA_ENCODED_STRINGS", f"{hex_strings} hex, {b64_strings} base64 literals"))
     f["strings"] = float(len(strings))
     f["longest_string"] = float(max((len(s) for s in strings), default=0))
-    f["string_entropy"] = _entropy("".join(strings)[: 1 << 20])
+    f["string_entropy"] = text_entropy("".join(strings)[: 1 << 20])
     idents = {w for w in IDENT_RE.findall(STRING_RE.sub('""', body)) if w.lower() not in _KEYWORDS}
     f["identifiers"] = float(len(idents))
     f["identifier_mean_len"] = sum(map(len, idents)) / len(idents) if idents else 0.0
-    f["identifier_entropy"] = sum(_entropy(w) for w in idents) / len(idents) if idents else 0.0
+    f["identifier_entropy"] = sum(text_entropy(w) for w in idents) / len(idents) if idents else 0.0
     f["random_identifiers"] = sum(map(_random_name, idents)) / len(idents) if idents else 0.0
     f["comment_ratio"] = len(COMMENT_LINE_RE.findall(lbody)) / n_lines
     f["lines"] = float(len(lines))

@@ -9,10 +9,10 @@ app.setTimeOut, and a short list of Reader APIs with known memory-corruption CVE
 from __future__ import annotations
 
 import bisect
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
+
+from maldoc.stats import text_entropy
 
 MAX_JS_CHARS = 2 * 1024 * 1024  # per file; statistics on more than this say nothing new
 
@@ -72,13 +72,6 @@ def text_of(value: bytes | str) -> str:
     return value.decode("latin-1")
 
 
-def _entropy(text: str) -> float:
-    if not text:
-        return 0.0
-    n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
-
-
 def longest_string(code: str) -> int:
     """Length of the longest one-line '...' or "..." literal (backslash escapes allowed), in O(n log n).
 
@@ -118,7 +111,7 @@ def analyse(scripts: list[str]) -> JsStats:
     s.length = sum(len(x) for x in scripts)
     if not code:
         return s
-    s.entropy = round(_entropy(code), 4)
+    s.entropy = round(text_entropy(code), 4)
     s.eval = len(_EVAL.findall(code))
     s.unescape = len(_UNESCAPE.findall(code))
     s.fromcharcode = len(_FROMCHARCODE.findall(code))

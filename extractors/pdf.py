@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from pdfminer.pdftypes import PDFObjRef
 from pdfminer.psparser import PSLiteral
 
@@ -27,6 +26,7 @@ from maldoc.extractors._pdf_images import pdf_images
 from maldoc.extractors._pdf_objects import Stream, Walk, WalkStopped, stream_data, walk
 from maldoc.extractors.urls import find_urls
 from maldoc.filetype import TypeSpec, risky_name
+from maldoc.stats import entropy
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
 MAX_OBJECTS = 100_000
@@ -544,13 +544,6 @@ def _xfa_script_bodies(blob: bytes) -> list[tuple[bytes, bytes]]:
             return found
         found.append((opening.group(1), blob[opening.end():closing.start()]))
         pos = closing.end()
-
-
-def entropy(data: bytes, cap: int) -> float:
-    """Shannon entropy (bits per byte) of the first `cap` bytes."""
-    counts = np.bincount(np.frombuffer(data[:cap], dtype=np.uint8), minlength=256)
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
 
 
 def _text(value: Any) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 
 from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _commands as cmds
@@ -26,6 +25,7 @@ from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors import _script_decode as screnc
 from maldoc.extractors.urls import find_urls
 from maldoc.filetype import Probe, TypeSpec, is_html
+from maldoc.stats import text_entropy
 from maldoc.types import ExtractorResult, FileType, Sample
 
 MAX_CHARS = 4 * 1024 * 1024  # of script bytes decoded
@@ -121,12 +121,6 @@ def _matcher(kind: str):
     return lambda p: script_type(p) == kind
 
 
-def _entropy(text: str) -> float:
-    counts = Counter(text[:1 << 20])
-    total = sum(counts.values()) or 1
-    return -sum(c / total * math.log2(c / total) for c in counts.values())
-
-
 def decode_text(data: bytes) -> str:
     """Script bytes as text: UTF-16 with or without a mark, else UTF-8, else cp1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -207,7 +201,7 @@ class ScriptExtractor(Extractor):
                   "script.reversals": reversals, "script.replace_chains": replaces,
                   "script.from_base64": from_b64, "script.base64_max_log2": math.log2(base64_max + 1),
                   "script.hex_max_log2": math.log2(hex_max + 1), "script.longest_string_log2": math.log2(longest + 1),
-                  "script.char_entropy": round(_entropy(body), 4),
+                  "script.char_entropy": round(text_entropy(body[:1 << 20]), 4),
                   "script.symbol_ratio": round(symbols / max(1, min(len(body), 1 << 20)), 4)})
         why = _obfuscation(concat, chars, escapes, reversals, replaces, from_b64, base64_max, hex_max,
                            executes + downloads)
