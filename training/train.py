@@ -26,7 +26,6 @@ import platform
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 
 from maldoc.extractor import registry
 from maldoc.model import ModelBundle
@@ -329,7 +328,3 @@ def _ooc_summary(ooc: dict) -> dict:
     """The out-of-collection figures a bundle keeps: pooled and per format (per collection in the report)."""
     m = ooc["metrics"]
     return {k: v for k, v in m.items() if k != "by_source_repo"}
-
-
-def oof_frame(report: dict) -> pd.DataFrame:
-    return report["oof"]
