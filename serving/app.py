@@ -23,6 +23,7 @@ from . import routes_feedback, routes_health, routes_model, routes_scan
 from .body import BodyError
 from .framing import FramingMiddleware
 from .metrics import MetricsMiddleware
+from .requestid import RequestIdMiddleware
 from .service import InternalScanError, Service
 from .settings import Settings
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
                   lifespan=lifespan)
     app.state.service = service
     app.add_middleware(FramingMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outside the framing checks: their refusals carry the id too
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     app.include_router(routes_scan.router)
     app.include_router(routes_model.router)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
 import socket
 import sys
 from dataclasses import fields
@@ -97,9 +96,9 @@ def handler(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .requestid import configure
 
-    level = settings.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings.log_level, settings.log_format)
     # No access log: its request lines carry query strings (file names); each scan logs its own line.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False,
                 log_level=settings.log_level.lower(), timeout_graceful_shutdown=int(settings.timeout_s) + 5)

@@ -207,7 +207,10 @@ class Service:
         self.drift.observe(node if failure is None else None, decision.value)
         log.info("scan sha256=%s type=%s size=%d decision=%s score=%s model=%s cached=%s failure=%s ms=%.1f",
                  digest, verdict.file_type if verdict else "?", len(data), decision.value,
-                 f"{verdict.score:.3f}" if verdict else "-", loaded.version, cached, failure, elapsed * 1000)
+                 f"{verdict.score:.3f}" if verdict else "-", loaded.version, cached, failure, elapsed * 1000,
+                 extra={"scan": {"sha256": digest, "type": verdict.file_type if verdict else "?",
+                                 "verdict": decision.value, "score": round(verdict.score, 4) if verdict else None,
+                                 "ms": round(elapsed * 1000, 1)}})
         response = ScanResponse(decision=decision, sha256=digest, score=verdict.score if verdict else None,
                                 model_version=loaded.version, cached=cached, failure=failure,
                                 service_ms=round(elapsed * 1000, 3), verdict=verdict)

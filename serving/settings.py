@@ -82,6 +82,9 @@ class Settings(_LimitSettings):
                                  "alone for this long before trying Redis again")
     max_tasks_per_worker: int = Field(500, ge=1, description="recycle a scan worker after this many files")
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="'json': one JSON object per log line (time, level, request id, sha256, type, verdict, "
+        "score, ms)")
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
