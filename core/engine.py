@@ -30,7 +30,6 @@ from maldoc.extractor import Options
 from maldoc.hashing import hashes
 from maldoc.limits import Limits
 from maldoc.policy import Policy
-from maldoc.pool import fork_analyze
 from maldoc.scoring import Scorer, build_verdict
 from maldoc.types import Flag, Node
 from maldoc.verdict import Verdict
@@ -182,6 +181,7 @@ class Engine:
             if total == 1 and self._pool is None and hasattr(os, "fork"):
                 # One input and no pool yet (an analyst's single file): a forked child gives the same
                 # hard timeout and isolation without a pool's start-up.
+                from maldoc.pool import fork_analyze  # here: importing the engine never loads pebble
                 for key, load in items:
                     data, digests = _loaded(_call(load))
                     if isinstance(data, str):

@@ -174,13 +174,6 @@ def vectorize_values(values: dict[str, float], schema: Schema | None = None) -> 
     return row
 
 
-def vectorize_tree(root: Node, schema: Schema | None = None) -> tuple[list[Node], np.ndarray]:
-    """Every node of the tree (walk order) and its subtree's row: the input of one batched prediction."""
-    pairs = tree_features(root)
-    rows = np.vstack([vectorize_values(v, schema) for _, v in pairs]) if pairs else np.empty((0, len(SCHEMA)))
-    return [n for n, _ in pairs], rows
-
-
 def vectorize(node: Node, schema: Schema | None = None) -> np.ndarray:
     """The model's input row for `node` (and its subtree), in schema order."""
     return vectorize_values(node_features(node), schema)
