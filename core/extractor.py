@@ -20,7 +20,7 @@ from typing import ClassVar
 from maldoc import catalogue
 from maldoc.filetype import TypeSpec
 from maldoc.limits import Budget, Limits
-from maldoc.types import ExtractorResult, FileType, Flag, Sample
+from maldoc.types import ExtractorResult, FileType, Flag, Sample, Sealing
 
 OVERFLOW_SNIFFS = 50  # items past a limit sniffed per node; the rest only counted
 # Findings the framework itself adds on an extractor's behalf (limits, sniffed children).
@@ -124,6 +124,19 @@ class Extractor:
         return tuple(f"{cls.name}.{f}" for f in cls.features)
 
 
+class Unpacker(Extractor):
+    """An unpacking step (decryption): runs on its types before every extractor and says whether the
+    sample's content is readable. What it opens it hands on with `ctx.emit`, to be scanned as a
+    child; the walk records the outcome on the sample (`Sample.sealed`), which is what extractors
+    read, never another extractor's output. Its features, rules and version work as an extractor's."""
+
+    def unpack(self, sample: Sample, ctx: Context, out: ExtractorResult) -> Sealing:
+        raise NotImplementedError
+
+    def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
+        raise TypeError(f"{self.name} is an unpacking step: the walk calls unpack()")
+
+
 class RegistryError(ValueError):
     pass
 
@@ -178,7 +191,12 @@ class Registry:
         for spec in self.type_specs:
             self.type_labels.setdefault(spec.file_type, spec.label)
         self._by_type: dict[FileType, list[Extractor]] = {
-            t: [e for e in self.extractors if not e.file_types or t in e.file_types] for t in self.types
+            t: [e for e in self.extractors if (not e.file_types or t in e.file_types) and not isinstance(e, Unpacker)]
+            for t in self.types
+        }
+        self._unpackers: dict[FileType, list[Unpacker]] = {
+            t: [e for e in self.extractors if isinstance(e, Unpacker) and (not e.file_types or t in e.file_types)]
+            for t in self.types
         }
         self.declared: dict[str, frozenset[str]] = {
             e.name: frozenset(e.feature_names()) for e in self.extractors
@@ -188,7 +206,11 @@ class Registry:
         self.rule_prefixes: dict[str, str] = {e.name: e.rule_prefix for e in self.extractors}
 
     def for_type(self, file_type: FileType) -> list[Extractor]:
+        """The extractors of a type, in order (unpacking steps not included)."""
         return self._by_type.get(file_type, self._by_type[FileType.UNKNOWN])
+
+    def unpackers_for(self, file_type: FileType) -> list[Unpacker]:
+        return self._unpackers.get(file_type, [])
 
     def versions(self) -> dict[str, int]:
         return {e.name: e.version for e in sorted(self.extractors, key=lambda e: e.name)}

@@ -81,6 +81,14 @@ class Flag(enum.StrEnum):
     EMPTY = "empty"  # zero bytes
 
 
+class Sealing(enum.StrEnum):
+    """Whether a sample's content is readable, as the unpacking steps found it (`maldoc.extractor.Unpacker`)."""
+
+    PLAIN = "plain"  # not encrypted
+    OPENED = "opened"  # encrypted, and a password opened it: the plaintext is scanned as a child
+    SEALED = "sealed"  # encrypted, and no password opened it: its insides are unknown, not clean
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One file to analyse: its bytes and where it came from."""
@@ -89,6 +97,10 @@ class Sample:
     name: str = ""
     path: tuple[str, ...] = ()  # container path, outermost first, ending with this sample's name
     depth: int = 0
+    sealed: Sealing = Sealing.PLAIN  # set by the walk from the unpacking steps, before any extractor runs
+    # Parsed forms of `data` (an OLE file, an OOXML package), built once and shared by the extractors
+    # of this node only; the walk empties it when they are done.
+    parsed: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def display_path(self) -> str:

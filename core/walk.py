@@ -11,46 +11,66 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
-from maldoc.extractor import Context, Options, TimeBudgetExceeded, registry
+from maldoc.extractor import Context, Extractor, Options, TimeBudgetExceeded, registry
 from maldoc.filetype import detect, is_executable, risky_name
 from maldoc.limits import Budget, Limits
 from maldoc.stats import entropy
-from maldoc.types import ExtractorResult, FileType, Flag, Node, Sample, sha256
+from maldoc.types import ExtractorResult, FileType, Flag, Node, Sample, Sealing, sha256
 
 
 def _run_extractors(sample: Sample, file_type: FileType, ctx: Context, out: ExtractorResult) -> None:
+    """The unpacking steps first (their outcome goes on the sample), then the extractors in order."""
     reg = registry()
+    sealed = Sealing.PLAIN
+    for step in reg.unpackers_for(file_type):
+        got = _guarded(step, lambda step=step: step.unpack(sample, ctx, out), ctx, out)
+        if isinstance(got, Sealing) and got is not Sealing.PLAIN:
+            sealed = got
+    if sealed is not Sealing.PLAIN:
+        sample = replace(sample, sealed=sealed)
     for ext in reg.for_type(file_type):
         if ctx.budget.expired():
             out.flag(Flag.TIMED_OUT, f"time budget spent before {ext.name} ran")
             break
-        before = len(out.findings)
-        out.features.own(ext.name, reg.declared[ext.name])
-        try:
-            ext.extract(sample, ctx, out)
-        except TimeBudgetExceeded:
-            out.flag(Flag.TIMED_OUT, f"{ext.name}: time budget spent")
-        except MemoryError:
-            out.flag(Flag.LIMIT_EXCEEDED, f"{ext.name}: out of memory")
-        except RecursionError:
-            out.flag(Flag.PARSE_ERROR, f"{ext.name}: structure nested too deeply")
-        except Exception as exc:  # the type only: library messages quote the input they choke on
-            out.flag(Flag.PARSE_ERROR, f"{ext.name}: parser failed ({type(exc).__name__})")
-        allowed, prefix = reg.allowed_rules[ext.name], reg.rule_prefixes[ext.name]
-
-        def ok(f, allowed=allowed, prefix=prefix) -> bool:
-            return f.rule_id in allowed or bool(prefix and f.rule_id.startswith(prefix))
-
-        stray = [f for f in out.findings[before:] if not ok(f)]
-        if stray:  # a programming error: keep the scan going, make it loud in the result
-            out.findings[before:] = [f for f in out.findings[before:] if ok(f)]
-            out.errors.append(f"{ext.name}: undeclared rules {sorted({f.rule_id for f in stray})}")
-        out.features.own(None)
+        _guarded(ext, lambda ext=ext: ext.extract(sample, ctx, out), ctx, out)
+    sample.parsed.clear()  # parsed containers serve this node's extractors only
     rejected = out.features.rejected
     out.features = dict(out.features)  # plain from here on (pickled to the parent, merged by the schema)
     for owner, key in rejected[:10]:  # a programming error: keep the scan going, make it loud in the result
         out.errors.append(f"{owner}: wrote undeclared feature {key}")
+
+
+def _guarded(ext: Extractor, run: Callable[[], object], ctx: Context, out: ExtractorResult) -> object:
+    """Run one extractor or unpacking step: its failures become flags, its features and rules are
+    checked against what it declared."""
+    reg = registry()
+    before = len(out.findings)
+    out.features.own(ext.name, reg.declared[ext.name])
+    got = None
+    try:
+        got = run()
+    except TimeBudgetExceeded:
+        out.flag(Flag.TIMED_OUT, f"{ext.name}: time budget spent")
+    except MemoryError:
+        out.flag(Flag.LIMIT_EXCEEDED, f"{ext.name}: out of memory")
+    except RecursionError:
+        out.flag(Flag.PARSE_ERROR, f"{ext.name}: structure nested too deeply")
+    except Exception as exc:  # the type only: library messages quote the input they choke on
+        out.flag(Flag.PARSE_ERROR, f"{ext.name}: parser failed ({type(exc).__name__})")
+    allowed, prefix = reg.allowed_rules[ext.name], reg.rule_prefixes[ext.name]
+
+    def ok(f) -> bool:
+        return f.rule_id in allowed or bool(prefix and f.rule_id.startswith(prefix))
+
+    stray = [f for f in out.findings[before:] if not ok(f)]
+    if stray:  # a programming error: keep the scan going, make it loud in the result
+        out.findings[before:] = [f for f in out.findings[before:] if ok(f)]
+        out.errors.append(f"{ext.name}: undeclared rules {sorted({f.rule_id for f in stray})}")
+    out.features.own(None)
+    return got
 
 
 def _sniff(ctx: Context, out: ExtractorResult, parent: Sample, skipped: list[Sample], limit: str) -> None:

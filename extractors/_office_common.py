@@ -1,9 +1,8 @@
 """Shared helpers of the Office extractors: IOC patterns and one parse of each container per sample.
 
 Several extractors read the same OLE file or OOXML package (ole, vba, xlm, officecrypto; ooxml,
-vba, xlm). Parsing it once matters for speed, so the parsed container is kept in a one-slot,
-per-thread cache keyed by the identity of the sample's bytes: extractors of one node run one after
-another on the same `Sample`, and the slot is replaced by the next sample.
+vba, xlm). Parsing it once matters for speed, so the parsed container is kept on the sample
+(`Sample.parsed`), keyed by the identity of the bytes, for the extractors of that node only.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import threading
 import zipfile
 from collections.abc import Callable
 from typing import TypeVar
@@ -19,7 +17,7 @@ from typing import TypeVar
 import olefile
 
 from maldoc.extractor import Context
-from maldoc.types import ExtractorResult, Flag
+from maldoc.types import ExtractorResult, Flag, Sample
 
 # URLs as Office and the Windows URL handlers accept them (scheme list kept to what fetches content).
 URL_RE = re.compile(r"(?i)\b(?:https?|ftps?|file)://[^\s\"'<>\\^`{|}\x00-\x1f]{3,2000}")
@@ -79,17 +77,16 @@ def find_urls(text: str, limit: int = MAX_URLS) -> list[str]:
 
 
 T = TypeVar("T")
-_slot = threading.local()
 
 
-def cached(kind: str, data: bytes, build: Callable[[], T]) -> T:
-    """`build()` once per (kind, sample bytes object); later callers on the same bytes reuse it.
-
-    Exceptions are cached too, so that every extractor sees the same failure without re-parsing.
-    """
-    slots: dict = getattr(_slot, "slots", None) or {}
-    _slot.slots = slots
-    hit = slots.get(kind)
+def cached(kind: str, data: bytes, build: Callable[[], T], sample: Sample | None) -> T:
+    """`build()` once per (kind, bytes object) on the sample being analysed (`Sample.parsed`, which
+    the walk empties when the node's extractors are done); later callers on the same bytes reuse it.
+    Without a sample nothing is kept. Exceptions are kept too, so that every extractor sees the same
+    failure without re-parsing."""
+    if sample is None:
+        return build()
+    hit = sample.parsed.get(kind)
     if hit is not None and hit[0] is data:
         value = hit[1]
     else:
@@ -97,15 +94,16 @@ def cached(kind: str, data: bytes, build: Callable[[], T]) -> T:
             value = build()
         except Exception as exc:
             value = exc
-        slots[kind] = (data, value)
+        sample.parsed[kind] = (data, value)
     if isinstance(value, Exception):
         raise value
     return value
 
 
-def open_ole(data: bytes) -> olefile.OleFileIO:
-    """The sample's OLE file, parsed once. Raises what olefile raises for broken input."""
-    return cached("ole", data, lambda: olefile.OleFileIO(io.BytesIO(data)))
+def open_ole(data: bytes, sample: Sample | None = None) -> olefile.OleFileIO:
+    """The OLE file in `data` (the sample's bytes or a blob inside them), parsed once per sample.
+    Raises what olefile raises for broken input."""
+    return cached("ole", data, lambda: olefile.OleFileIO(io.BytesIO(data)), sample)
 
 
 def ole_error_flag(exc: Exception) -> Flag:
@@ -142,5 +140,6 @@ class Package:
         return value
 
 
-def open_package(data: bytes) -> Package:
-    return cached("zip", data, lambda: Package(data))
+def open_package(data: bytes, sample: Sample | None = None) -> Package:
+    """The OOXML package in `data`, read once per sample."""
+    return cached("zip", data, lambda: Package(data), sample)

@@ -359,13 +359,11 @@ class HtmlExtractor(Extractor):
             kind = sniff.kind(data)
             if kind in ("bin", "txt") or kind in sniff.IMAGE_KINDS:
                 continue
-            if not ctx.budget.allow_inflate(len(data)):
-                out.flag(Flag.LIMIT_EXCEEDED, "html: decode budget spent on encoded blobs")
-                break
             name = f"smuggled-{index}.{kind}"
             out.add("HTML_ENCODED_PAYLOAD", f"{len(blob)} base64 characters decode to a {kind} file",
                     f"{sample.display_path} > {name}")
-            out.children.append(sample.child(data, name))
+            if not ctx.emit(out, sample, data, name):
+                break
             emitted += 1
         return emitted
 

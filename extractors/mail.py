@@ -261,7 +261,7 @@ class MailExtractor(Extractor):
             ctx.check()
             part = stack.pop()
             counts["parts"] += 1
-            if counts["parts"] > 4 * ctx.limits.max_children or len(out.children) >= ctx.limits.max_children:
+            if counts["parts"] > 4 * ctx.limits.max_children:  # a loop bound; the context limits children
                 out.flag(Flag.LIMIT_EXCEEDED, f"mail: stopped after {counts['parts'] - 1} MIME parts")
                 unread += [part, *stack]
                 break
@@ -277,7 +277,7 @@ class MailExtractor(Extractor):
                     data = _undo_transfer_encoding(part, data)
                     name = _filename(part) or f"attached-{counts['nested_messages']}.eml"
                     if data:
-                        out.children.append(sample.child(data, name))
+                        ctx.emit(out, sample, data, name, charge=False)
                     continue
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
                 continue
@@ -293,7 +293,7 @@ class MailExtractor(Extractor):
                     counts["html_bodies"] += 1
                     body = data if detect(data[:65536]) is FileType.HTML else b"<html>\n" + data
                     suffix = "" if counts["html_bodies"] == 1 else f"-{counts['html_bodies']}"
-                    out.children.append(sample.child(body, f"body{suffix}.html"))
+                    ctx.emit(out, sample, body, f"body{suffix}.html", charge=False)
                     text = html_text(text)
                 else:
                     counts["text_bodies"] += 1
@@ -326,7 +326,8 @@ class MailExtractor(Extractor):
             if claimed:
                 counts["type_mismatches"] += 1
                 out.add("MAIL_TYPE_MISMATCH", f"{name}: declared {claimed}, content is {kind}", location)
-            out.children.append(sample.child(data, name))
+            # MIME parts are the input's own bytes (transfer decoding only shrinks them): no charge
+            ctx.emit(out, sample, data, name, charge=False)
 
         if not followed and counts["nested_messages"]:
             unread = [msg]  # nothing below is scanned: at least say what is in there

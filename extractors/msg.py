@@ -43,7 +43,7 @@ def is_msg(p: Probe) -> bool:
     if not data.startswith(OLE_MAGIC) or _PROPS_U16 not in data or _SUBSTG_U16 not in data:
         return False
     try:
-        ole = open_ole(data)  # parsed once: the msg extractor reuses it
+        ole = open_ole(data)  # only files carrying both MAPI markers get this far
     except Exception:  # a broken OLE file is the OLE extractor's to report
         return False
     return ole.exists(PROPS_STREAM)
@@ -110,7 +110,7 @@ class MsgExtractor(Extractor):
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         try:
-            ole = open_ole(sample.data)
+            ole = open_ole(sample.data, sample)
             entries = ole.listdir(streams=True, storages=True)
         except Exception as exc:  # olefile raises many types on hostile input
             out.flag(ole_error_flag(exc), "msg: unreadable compound file")

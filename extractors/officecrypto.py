@@ -1,6 +1,7 @@
 """Encrypted Office documents (msoffcrypto-tool): detect, try known passwords, emit the plaintext.
 
-Runs first on OLE files. Encrypted OOXML is an OLE file holding EncryptionInfo + EncryptedPackage;
+An unpacking step on OLE files (it runs before the extractors, which read its outcome from
+`Sample.sealed`). Encrypted OOXML is an OLE file holding EncryptionInfo + EncryptedPackage;
 legacy .doc/.xls/.ppt use RC4 or XOR inside their usual streams. Passwords tried: the ones Office
 applies silently (VelvetSweatshop for Excel, PowerPoint's "/01Hannes Ruescher/01") and the short
 defaults malware uses, then the caller's (ctx.passwords, e.g. found in the mail body). A document
@@ -16,8 +17,8 @@ import struct
 
 from msoffcrypto import exceptions as mso_exc
 
-from maldoc.extractor import Context, Extractor
-from maldoc.types import ExtractorResult, FileType, Flag, Sample
+from maldoc.extractor import Context, Unpacker
+from maldoc.types import ExtractorResult, FileType, Flag, Sample, Sealing
 
 from ._office_common import open_ole
 
@@ -35,26 +36,25 @@ MAX_SEARCHED = 256  # documents whose password search is remembered, per process
 _SEARCHED: dict[tuple[bytes, tuple[str, ...]], tuple[int, str | None]] = {}
 
 
-class OfficeCryptoExtractor(Extractor):
+class OfficeCryptoExtractor(Unpacker):
     name = "officecrypto"
     version = 2
     file_types = frozenset({FileType.OLE})
     features = ("encrypted", "decrypted", "default_password", "ooxml_container", "method_agile",
                 "method_standard", "method_rc4", "method_xor", "passwords_tried", "triage_skipped")
     rules = ("OFFICE_ENCRYPTED", "OFFICE_DEFAULT_PASSWORD")
-    order = 10  # before vba/xlm/ole: they read the encrypted/decrypted flags
 
-    def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
+    def unpack(self, sample: Sample, ctx: Context, out: ExtractorResult) -> Sealing:
         try:
-            ole = open_ole(sample.data)
+            ole = open_ole(sample.data, sample)
         except Exception:
-            return
+            return Sealing.PLAIN
         container = ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage")
         f = out.features
         f["officecrypto.triage_skipped"] = float(not container and _surely_plain(ole))
         if f["officecrypto.triage_skipped"]:  # msoffcrypto would say "not encrypted": skip its parse
             f["officecrypto.encrypted"] = f["officecrypto.ooxml_container"] = 0.0
-            return
+            return Sealing.PLAIN
         import msoffcrypto  # only documents that may be encrypted pay for it
 
         try:
@@ -70,7 +70,7 @@ class OfficeCryptoExtractor(Extractor):
         f["officecrypto.encrypted"] = float(encrypted)
         f["officecrypto.ooxml_container"] = float(container)
         if not encrypted:
-            return
+            return Sealing.PLAIN
         method = str(getattr(office, "type", "") or "")
         for m in ("agile", "standard", "rc4", "xor"):
             f[f"officecrypto.method_{m}"] = float(method == m or (m == "rc4" and method.startswith("rc4")))
@@ -82,14 +82,12 @@ class OfficeCryptoExtractor(Extractor):
             out.flag(Flag.ENCRYPTED, f"officecrypto: {method or 'unknown'} encryption, {tried} passwords failed")
             out.add("OFFICE_ENCRYPTED", f"{method or 'unknown'} encryption; no known password opened it",
                     sample.display_path)
-            return
+            return Sealing.SEALED
         out.flags.add(Flag.DECRYPTED)
         if password in DEFAULT_PASSWORDS:
             out.add("OFFICE_DEFAULT_PASSWORD", f"opened with {password!r} ({method})", sample.display_path)
-        if ctx.budget.allow_inflate(len(plain)):
-            out.children.append(sample.child(plain, f"{sample.name or 'document'} (decrypted)"))
-        else:
-            out.flag(Flag.LIMIT_EXCEEDED, "officecrypto: decrypted content exceeds the inflate budget")
+        ctx.emit(out, sample, plain, f"{sample.name or 'document'} (decrypted)")
+        return Sealing.OPENED
 
     def _decrypt_once(self, data: bytes, office, method: str, ctx: Context) -> tuple[int, str | None, bytes | None]:
         """`_decrypt`, its password search done once per document and password list: the same

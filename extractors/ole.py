@@ -107,7 +107,7 @@ class OleExtractor(Extractor):
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         try:
-            ole = open_ole(sample.data)
+            ole = open_ole(sample.data, sample)
         except Exception as exc:
             out.flag(ole_error_flag(exc), f"ole: unreadable compound file ({type(exc).__name__})")
             return
@@ -162,9 +162,6 @@ class OleExtractor(Extractor):
                 continue
             if leaf not in ("\x01Ole10Native", "Package", "CONTENTS", "Contents") and not low.startswith("swf"):
                 continue
-            if len(out.children) >= ctx.limits.max_children:
-                out.flag(Flag.LIMIT_EXCEEDED, f"ole: more than {ctx.limits.max_children} embedded payloads")
-                break
             data = self._stream(ole, entry, ctx, out)
             if data is None:
                 continue
@@ -181,13 +178,14 @@ class OleExtractor(Extractor):
                         counts["package_risky"] += 1
                         out.add("OFFICE_PACKAGE_EXECUTABLE", filename, f"{sample.display_path} > {path}")
                 if payload:
-                    out.children.append(sample.child(payload, filename or path.replace("\x01", "")))
+                    # stream bytes are part of the input, not inflated: no budget charge
+                    ctx.emit(out, sample, payload, filename or path.replace("\x01", ""), charge=False)
             elif leaf == "Package":
                 counts["package_streams"] += 1
-                out.children.append(sample.child(data, path))
+                ctx.emit(out, sample, data, path, charge=False)
             elif data.startswith(PAYLOAD_MAGICS):
                 counts["contents_payloads"] += 1
-                out.children.append(sample.child(data, path))
+                ctx.emit(out, sample, data, path, charge=False)
         for key, value in counts.items():
             f[f"ole.{key}"] = value
         if counts["equation"]:

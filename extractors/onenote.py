@@ -92,8 +92,8 @@ class OneNoteExtractor(Extractor):
         pos = data.find(FDSO_GUID)
         while pos != -1:
             ctx.check()
-            if counts["embedded_files"] >= ctx.limits.max_children:
-                out.flag(Flag.LIMIT_EXCEEDED, f"onenote: more than {ctx.limits.max_children} embedded files")
+            if counts["embedded_files"] >= 4 * ctx.limits.max_children:  # a loop bound; the context limits children
+                out.flag(Flag.LIMIT_EXCEEDED, f"onenote: more than {4 * ctx.limits.max_children} embedded files")
                 break
             if pos + DATA_OFFSET > len(data):
                 counts["truncated_objects"] += 1
@@ -115,7 +115,7 @@ class OneNoteExtractor(Extractor):
 
         # Risky payloads claim names first, so "Open.cmd" goes to the script, not to a picture.
         pending.sort(key=lambda p: (p[2] in sniff.IMAGE_KINDS, p[0]))
-        children: list[tuple[int, Sample]] = []
+        children: list[tuple[int, tuple[bytes, str]]] = []
         for index, payload, kind in pending:
             name = _pick_name(kind, names, used)
             if name is None:
@@ -134,8 +134,9 @@ class OneNoteExtractor(Extractor):
                 counts["documents"] += 1
             if not (kind in sniff.IMAGE_KINDS or kind in sniff.SCRIPT_KINDS or kind in sniff.BINARY_RISKY_KINDS):
                 out.add("ONENOTE_EMBEDDED_FILE", f"{name}: {kind}, {len(payload)} bytes", location)
-            children.append((index, sample.child(payload, name)))
-        out.children.extend(child for _, child in sorted(children, key=lambda c: c[0]))
+            children.append((index, (payload, name)))
+        for _, child in sorted(children, key=lambda c: c[0]):  # in file order
+            ctx.emit(out, sample, child[0], child[1], charge=False)  # the section's own bytes
 
         risky = [n for n in names if risky_name(n)]
         for name in risky[:10]:

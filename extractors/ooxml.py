@@ -79,7 +79,7 @@ class OoxmlExtractor(Extractor):
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         try:
-            package = open_package(sample.data)
+            package = open_package(sample.data, sample)
         except Exception as exc:
             text = str(exc).lower()
             out.flag(Flag.TRUNCATED if "truncated" in text or "end-of-central" in text else Flag.PARSE_ERROR,

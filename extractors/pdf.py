@@ -520,10 +520,12 @@ class PdfExtractor(Extractor):
                     continue
                 out.flag(Flag.PARSE_ERROR, f"pdf: embedded file (object {oid}) could not be decoded ({status})")
                 continue
-            if status == CAPPED or not ctx.budget.allow_inflate(len(blob)):
-                out.flag(Flag.LIMIT_EXCEEDED, f"pdf: embedded file (object {oid}) exceeds the inflate budget")
+            child_name = (name or f"pdf-embedded-{oid}")[:255]
+            if status == CAPPED:
+                ctx.overflow(out, sample, child_name, blob, "max_decompressed_bytes")
                 break
-            out.children.append(sample.child(blob, (name or f"pdf-embedded-{oid}")[:255]))
+            if not ctx.emit(out, sample, blob, child_name):
+                break
 
 
 def _xfa_script_bodies(blob: bytes) -> list[tuple[bytes, bytes]]:

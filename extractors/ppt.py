@@ -67,7 +67,7 @@ class PptExtractor(Extractor):
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         try:
-            ole = open_ole(sample.data)
+            ole = open_ole(sample.data, sample)
             if not ole.exists(STREAM):
                 return
             size = ole.get_size(STREAM)

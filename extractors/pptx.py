@@ -77,7 +77,7 @@ class PptxExtractor(Extractor):
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         try:
-            package = open_package(sample.data)
+            package = open_package(sample.data, sample)
         except Exception:  # the OOXML extractor reports a broken package
             return
         if package.find("ppt/presentation.xml") is None:

@@ -173,12 +173,7 @@ class RtfExtractor(Extractor):
                 out.add("OFFICE_PACKAGE_EXECUTABLE", filename, where)
             payload, name = obj.olepkgdata, filename.replace("\\", "/").rsplit("/", 1)[-1] or f"package{i}"
         if payload:
-            if len(out.children) >= ctx.limits.max_children:
-                out.flag(Flag.LIMIT_EXCEEDED, f"rtf: more than {ctx.limits.max_children} objects")
-            elif ctx.budget.allow_inflate(len(payload)):
-                out.children.append(sample.child(bytes(payload), name))
-            else:
-                out.flag(Flag.LIMIT_EXCEEDED, "rtf: inflate budget spent on objects")
+            ctx.emit(out, sample, bytes(payload), name)
 
 
 def _max_depth(data: bytes) -> int:

@@ -21,7 +21,7 @@ from maldoc import filetype, olecompat
 from maldoc.extractor import Context, Extractor
 from maldoc.filetype import TypeSpec
 from maldoc.olecompat import quiet
-from maldoc.types import ExtractorResult, FileType, Flag, MacroSource, Sample
+from maldoc.types import ExtractorResult, FileType, Flag, MacroSource, Sample, Sealing
 
 from . import _office_vba as analysis
 from ._office_common import log2, open_ole, open_package
@@ -90,11 +90,11 @@ class VbaExtractor(Extractor):
     features = ("has_vba", "projects", "modules", "code_bytes_log2", "empty_modules", "pcode_only_modules",
                 "stomping", "triage_skipped", *analysis.FEATURES)
     rules = ("VBA_MACROS", "VBA_STOMPING", *analysis.RULES)
-    order = 30  # after officecrypto (10), which marks encrypted samples
+    order = 30
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
-        encrypted = Flag.ENCRYPTED in out.flags or Flag.DECRYPTED in out.flags
-        if sample.data.startswith(OLE_MAGIC) and not _may_hold_vba(sample.data):
+        encrypted = sample.sealed is not Sealing.PLAIN  # macros may hide in what decryption opened (or not)
+        if sample.data.startswith(OLE_MAGIC) and not _may_hold_vba(sample.data, sample):
             if not encrypted:  # what the full pass writes for a file without VBA, and that it was skipped
                 out.features.update(dict.fromkeys(_NO_VBA, 0.0))
                 out.features["vba.triage_skipped"] = 1.0
@@ -161,7 +161,7 @@ class VbaExtractor(Extractor):
             return
         if data.startswith(b"PK"):
             try:
-                package = open_package(data)
+                package = open_package(data, sample)
             except Exception:  # the ooxml extractor reports the broken package
                 return
             for name in package.infos:
@@ -249,13 +249,13 @@ _NO_VBA = ("vba.has_vba", "vba.projects", "vba.modules", "vba.code_bytes_log2", 
            "vba.pcode_only_modules", "vba.stomping")
 
 
-def _may_hold_vba(data: bytes) -> bool:
+def _may_hold_vba(data: bytes, sample: Sample | None = None) -> bool:
     """False only when olevba could find no VBA in this OLE file: no VBA/macro/PowerPoint entry
     in its directory and no piece of the compressed-source marker anywhere in its bytes."""
     if any(piece in data for piece in VBA_MARKER_PIECES):
         return True
     try:
-        ole = open_ole(data)
+        ole = open_ole(data, sample)
         with quiet():
             entries = ole.listdir(streams=True, storages=True)
     except Exception:

@@ -50,7 +50,7 @@ class Word6Extractor(Extractor):
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
         try:
-            ole = open_ole(sample.data)
+            ole = open_ole(sample.data, sample)
             if not ole.exists("WordDocument"):
                 return
             size = ole.get_size("WordDocument")

@@ -14,7 +14,7 @@ import re
 import struct
 
 from maldoc.extractor import Context, Extractor
-from maldoc.types import ExtractorResult, FileType, Flag, MacroSource, Sample
+from maldoc.types import ExtractorResult, FileType, Flag, MacroSource, Sample, Sealing
 
 from ._office_common import open_ole, open_package
 
@@ -111,7 +111,7 @@ class XlmExtractor(Extractor):
     order = 30
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
-        if Flag.DECRYPTED in out.flags:
+        if sample.sealed is Sealing.OPENED:
             return  # the decrypted child is analysed instead
         packaged = sample.data.startswith(b"PK")
         result = self._ooxml(sample, ctx, out) if packaged else self._biff(sample, ctx, out)
@@ -123,7 +123,7 @@ class XlmExtractor(Extractor):
 
     def _biff(self, sample: Sample, ctx: Context, out: ExtractorResult) -> XlmResult | None:
         try:
-            ole = open_ole(sample.data)
+            ole = open_ole(sample.data, sample)
         except Exception:
             return None
         stream = "Workbook" if ole.exists("Workbook") else "Book" if ole.exists("Book") else None
@@ -202,7 +202,7 @@ class XlmExtractor(Extractor):
 
     def _ooxml(self, sample: Sample, ctx: Context, out: ExtractorResult) -> XlmResult | None:
         try:
-            package = open_package(sample.data)
+            package = open_package(sample.data, sample)
         except Exception:
             return None
         book = package.find("xl/workbook.xml")

@@ -13,10 +13,10 @@ import zipfile
 import zlib
 
 from maldoc.engine import analyze
-from maldoc.extractor import Context, Options
+from maldoc.extractor import Context, Options, Unpacker
 from maldoc.limits import Budget, Limits
 from maldoc.samples import cfb, oledoc, ovba
-from maldoc.types import ExtractorResult, Sample
+from maldoc.types import ExtractorResult, Sample, Sealing
 
 PID = "{11111111-2222-3333-4444-555555555555}"
 
@@ -39,13 +39,18 @@ End Sub
 
 
 def run(extractor, data: bytes, name: str = "sample", *, out: ExtractorResult | None = None,
-        options: Options | None = None, limits: Limits | None = None) -> ExtractorResult:
-    """Run one extractor on `data`, the way the engine would."""
+        options: Options | None = None, limits: Limits | None = None,
+        sealed: Sealing = Sealing.PLAIN) -> ExtractorResult:
+    """Run one extractor (or unpacking step) on `data`, the way the walk would."""
     limits = limits or Limits()
     options = options or Options()
     ctx = Context(limits=limits, budget=Budget(limits), options=options, passwords=options.passwords)
     out = out if out is not None else ExtractorResult()
-    extractor.extract(Sample(data=data, name=name, path=(name,)), ctx, out)
+    sample = Sample(data=data, name=name, path=(name,), sealed=sealed)
+    if isinstance(extractor, Unpacker):
+        extractor.unpack(sample, ctx, out)
+    else:
+        extractor.extract(sample, ctx, out)
     return out
 
 

@@ -118,3 +118,24 @@ def test_password_search_runs_once_per_document(monkeypatch, plain_docm: bytes) 
     out = fx.run(OfficeCryptoExtractor(), opened, "d.xlsm")
     assert len(calls) == 1 and calls[0][2] == ["VelvetSweatshop"]  # straight to the password that worked
     assert out.children[0].data == plain_docm and out.features["officecrypto.passwords_tried"] == 1
+
+
+def test_decryption_is_an_unpacking_step_that_runs_before_every_extractor(plain_docm: bytes) -> None:
+    from maldoc.extractor import Unpacker, registry
+    from maldoc.types import FileType, Sealing
+
+    reg = registry()
+    assert [u.name for u in reg.unpackers_for(FileType.OLE)] == ["officecrypto"]
+    assert all(not isinstance(e, Unpacker) for t in reg.types for e in reg.for_type(t))
+    sample = fx.Sample(data=encrypted(plain_docm, "VelvetSweatshop"), name="e.docm", path=("e.docm",))
+    ctx = fx.Context(limits=fx.Limits(), budget=fx.Budget(fx.Limits()), options=Options())
+    out = fx.ExtractorResult()
+    assert OfficeCryptoExtractor().unpack(sample, ctx, out) is Sealing.OPENED
+    locked = fx.Sample(data=encrypted(plain_docm, "unguessable"), name="l.docm", path=("l.docm",))
+    assert OfficeCryptoExtractor().unpack(locked, ctx, fx.ExtractorResult()) is Sealing.SEALED
+    assert OfficeCryptoExtractor().unpack(fx.Sample(data=fx.oledoc.doc("x", None, fx.PID)), ctx,
+                                          fx.ExtractorResult()) is Sealing.PLAIN
+    # The walk: the encrypted container's own macro pass does not run on ciphertext; the child is read.
+    node = fx.scan(sample.data, "e.docm")
+    assert "xlm.macro_sheets" not in node.result.features
+    assert node.children and node.children[0].result.features["vba.has_vba"] == 1

@@ -10,7 +10,7 @@ import pytest
 from maldoc.extractor import Options
 from maldoc.extractors import _office_vba as analysis
 from maldoc.extractors.vba import VbaExtractor
-from maldoc.types import ExtractorResult, Flag
+from maldoc.types import ExtractorResult, Sealing
 
 sys.path.insert(0, str(Path(__file__).parent))
 import office_fixtures as fx
@@ -126,9 +126,7 @@ def test_vba_in_every_container(builder) -> None:
 
 
 def test_encrypted_document_is_never_no_macros() -> None:
-    out = ExtractorResult()
-    out.flag(Flag.ENCRYPTED, "officecrypto: not opened")
-    fx.run(VbaExtractor(), fx.oledoc.doc("x", None, fx.PID), "locked.doc", out=out)
+    out = fx.run(VbaExtractor(), fx.oledoc.doc("x", None, fx.PID), "locked.doc", sealed=Sealing.SEALED)
     assert not any(k.startswith("vba.") for k in out.features)
 
 
@@ -160,7 +158,7 @@ def _with_text_offset(dir_stream: bytes, module: str, offset: int) -> bytes:
 def _full_pass(monkeypatch, data: bytes, out: ExtractorResult | None = None) -> ExtractorResult:
     from maldoc.extractors import vba
 
-    monkeypatch.setattr(vba, "_may_hold_vba", lambda _data: True)
+    monkeypatch.setattr(vba, "_may_hold_vba", lambda _data, _sample=None: True)
     result = fx.run(VbaExtractor(), data, "x.doc", out=out)
     monkeypatch.undo()
     return result
@@ -176,9 +174,7 @@ def test_ole_without_vba_storage_skips_the_vba_pass_with_the_same_answer(monkeyp
 
 
 def test_skipped_encrypted_document_still_writes_nothing() -> None:
-    out = ExtractorResult()
-    out.flag(Flag.ENCRYPTED, "officecrypto: not opened")
-    fx.run(VbaExtractor(), fx.oledoc.doc("x", None, fx.PID), "locked.doc", out=out)
+    out = fx.run(VbaExtractor(), fx.oledoc.doc("x", None, fx.PID), "locked.doc", sealed=Sealing.OPENED)
     assert not any(k.startswith("vba.") for k in out.features)
 
 
