@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from maldoc.extractor import Context
 from maldoc.extractors._mail_text import find_passwords, html_text
-from maldoc.extractors._office_common import find_urls
+from maldoc.extractors.urls import find_urls
 from maldoc.types import ExtractorResult, Flag, Sample
 
 PR_SUBJECT = 0x0037
@@ -73,7 +73,7 @@ def deliver_bodies(ctx: Context, out: ExtractorResult, sample: Sample, bodies: B
         if rtf:
             emitted += ctx.emit(out, sample, rtf, f"{stem}body.rtf")
     text = "\n".join(texts)
-    for url in find_urls(text):
+    for url in find_urls(text, namespaces=False):
         if url not in out.urls:
             out.urls.append(url)
     passwords = find_passwords(text)

@@ -19,61 +19,17 @@ import olefile
 from maldoc.extractor import Context
 from maldoc.types import ExtractorResult, Flag, Sample
 
-# URLs as Office and the Windows URL handlers accept them (scheme list kept to what fetches content).
-URL_RE = re.compile(r"(?i)\b(?:https?|ftps?|file)://[^\s\"'<>\\^`{|}\x00-\x1f]{3,2000}")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4_RE = re.compile(r"(?<![\d.])(?:" + _OCTET + r"\.){3}" + _OCTET + r"(?![\d.])")
 EXE_NAME_RE = re.compile(
     r"(?i)\b[\w\-]+\.(?:exe|pif|scr|bat|cmd|dll|cpl|ocx|msi|msp|vbs|vbe|js|jse|wsf|wsh|wsc|hta|ps1|psm1|"
     r"jar|lnk|reg|sct|inf|gadget|application)\b"
 )
-# Namespace URLs are not IOCs: every Office XML part names a dozen of them.
-NAMESPACE_HOSTS = ("schemas.openxmlformats.org", "schemas.microsoft.com", "www.w3.org", "purl.org",
-                   "ns.adobe.com", "schemas.xmlsoap.org", "www.openxmlformats.org")
-
 MAX_URLS = 500  # per extractor and sample: enough for features, bounded for hostile input
 
 
 def log2(n: float) -> float:
     return math.log2(n + 1)
-
-
-def clean_url(url: str) -> str:
-    return url.rstrip(".,;:)]'\"")
-
-
-def is_namespace(url: str) -> bool:
-    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
-    return host in NAMESPACE_HOSTS
-
-
-def _url_matches(text: str):
-    """`URL_RE.finditer(text)`, found from the `://` of each URL: a case-insensitive alternation
-    tried at every character is slow, while every match has `://` right after its 3 to 5
-    character scheme, so the regex is only tried at those few starts (leftmost first, as finditer)."""
-    end = 0
-    at = text.find("://")
-    while at >= 0:
-        for start in (at - 5, at - 4, at - 3):
-            if start >= end:
-                m = URL_RE.match(text, start)
-                if m is not None and m.end() > at:
-                    yield m
-                    end = m.end()
-                    break
-        at = text.find("://", max(at + 1, end))
-
-
-def find_urls(text: str, limit: int = MAX_URLS) -> list[str]:
-    """Distinct URLs in `text`, namespace URLs left out, in order of appearance."""
-    found: dict[str, None] = {}
-    for m in _url_matches(text):
-        url = clean_url(m.group())
-        if not is_namespace(url):
-            found[url] = None
-            if len(found) >= limit:
-                break
-    return list(found)
 
 
 T = TypeVar("T")

@@ -20,7 +20,8 @@ from maldoc import olecompat
 from maldoc.olecompat import quiet
 from maldoc.stats import text_entropy
 
-from ._office_common import EXE_NAME_RE, IPV4_RE, find_urls
+from ._office_common import EXE_NAME_RE, IPV4_RE
+from .urls import find_urls
 
 MAX_CODE_CHARS = 4 << 20  # source analysed per document; longer projects are cut (and flagged)
 
@@ -267,7 +268,7 @@ def analyze(code: str) -> Analysis:
     f["olevba_autoexec"] = float(len({m.group().lower() for m in OLEVBA_AUTOEXEC.finditer(lbody)}))
 
     # IOCs
-    urls = find_urls(scanned)
+    urls = find_urls(scanned, namespaces=False)
     result.urls = urls
     ips = sorted({m.group() for m in IPV4_RE.finditer(scanned)} - {"0.0.0.0", "127.0.0.1", "255.255.255.255"})
     exes = sorted({m.group().lower() for m in EXE_NAME_RE.finditer(scanned)})

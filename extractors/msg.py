@@ -99,7 +99,7 @@ def _eml(headers: str, body: str) -> bytes:
 
 class MsgExtractor(Extractor):
     name = "msg"
-    version = 1
+    version = 2
     # Label "doc": what the mail and OneNote sniffers already accept for a .msg (an OLE file), so a .msg
     # attachment is not reported as a type mismatch.
     detects = (TypeSpec("msg", is_msg, 9, "doc", "Outlook message (.msg)"),)

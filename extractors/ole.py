@@ -19,7 +19,8 @@ from maldoc.filetype import TypeSpec, risky_name
 from maldoc.olecompat import quiet
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
-from ._office_common import clean_url, is_namespace, log2, ole_error_flag, open_ole
+from ._office_common import log2, ole_error_flag, open_ole
+from .urls import clean_url, is_namespace
 
 MAX_ENTRIES = 20000
 EQUATION_CLSIDS = frozenset({"0002CE02-0000-0000-C000-000000000046", "0002CE03-0000-0000-C000-000000000046"})
@@ -93,7 +94,7 @@ def package_payload(native: bytes, package: bool) -> tuple[str, bytes]:
 
 class OleExtractor(Extractor):
     name = "ole"
-    version = 1
+    version = 2
     detects = (TypeSpec("ole", filetype.is_ole, 10, "doc", "OLE2 compound file: .doc .xls .ppt .msg, encrypted OOXML"),)
     file_types = frozenset({FileType.OLE})
     features = (

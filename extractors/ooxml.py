@@ -21,8 +21,9 @@ from maldoc.extractor import Context, Extractor
 from maldoc.filetype import TypeSpec, risky_name
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
-from ._office_common import find_urls, open_package
+from ._office_common import open_package
 from ._office_images import media_pictures
+from .urls import find_urls
 
 MAX_PARTS_SCANNED = 400
 XML_PART_CAP = 32 << 20  # bytes of one XML part read for scanning
@@ -61,7 +62,7 @@ def _rel_kind(rtype: str) -> str:
 
 class OoxmlExtractor(Extractor):
     name = "ooxml"
-    version = 2
+    version = 3
     detects = (TypeSpec("ooxml", filetype.zip_family(FileType.OOXML), 20, "docx", "Office Open XML package"),
                TypeSpec("ooxml", filetype.zip_family(FileType.OOXML, prefixed=True), 90, "docx"),)
     file_types = frozenset({FileType.OOXML})
@@ -167,7 +168,9 @@ class OoxmlExtractor(Extractor):
         if kind != "hyperlink" and place == "unc":
             f["ooxml.unc_targets"] += 1
             out.add("OOXML_UNC_TARGET", target, where)
-        urls = find_urls(target) or ([target.split("mhtml:", 1)[-1].split("!", 1)[0]] if "://" in target else [])
+        urls = find_urls(target, namespaces=False)
+        if not urls and "://" in target:
+            urls = [target.split("mhtml:", 1)[-1].split("!", 1)[0]]
         f["ooxml.urls"] += len(urls)
         out.urls.extend(urls)
 
@@ -214,7 +217,7 @@ class OoxmlExtractor(Extractor):
                         dde.append(field.strip()[:120])
                     elif REMOTE_FIELD_RE.match(field) and "://" in field:
                         remote.append(field.strip()[:120])
-                        out.urls.extend(find_urls(field))
+                        out.urls.extend(find_urls(field, namespaces=False))
             for service, topic in DDE_LINK_RE.findall(data):
                 dde.append(f"{service.decode('utf-8', 'replace')}|{topic.decode('utf-8', 'replace')}")
             if "/activex/" in low or low.startswith("xl/activex"):

@@ -20,7 +20,8 @@ from maldoc.filetype import TypeSpec, risky_name
 from maldoc.olecompat import quiet
 from maldoc.types import ExtractorResult, FileType, Flag, Sample
 
-from ._office_common import find_urls, log2
+from ._office_common import log2
+from .urls import find_urls
 
 HEADER_RE = re.compile(rb"^\s*\{\\rtf1(?![0-9a-zA-Z])")
 CONTROL_WORD_RE = re.compile(rb"\\[a-zA-Z]{1,32}-?\d{0,10}")
@@ -57,7 +58,7 @@ def _clean(value) -> str:
 
 class RtfExtractor(Extractor):
     name = "rtf"
-    version = 2
+    version = 3
     detects = (TypeSpec("rtf", filetype.is_rtf, 30, "rtf", "Rich Text Format"),)
     file_types = frozenset({FileType.RTF})
     features = ("objects", "ole_objects", "packages", "package_risky", "ole2link", "equation", "exploit_clsid",
@@ -133,7 +134,7 @@ class RtfExtractor(Extractor):
             reasons.append(f"{f['rtf.control_words_per_kb']:.0f} control words per KB")
         if reasons:
             out.add("RTF_OBFUSCATION", "; ".join(reasons), where)
-        urls = find_urls(data[: 8 << 20].decode("latin-1"))
+        urls = find_urls(data[: 8 << 20].decode("latin-1"), namespaces=False)
         f["rtf.urls"] = float(len(urls))
         out.urls.extend(urls)
 
@@ -154,7 +155,7 @@ class RtfExtractor(Extractor):
             counts["ole2link"] += 1
             out.add("RTF_OLE2LINK", class_name or clsid, where)
             if payload:
-                out.urls.extend(find_urls(payload.replace(b"\x00", b"").decode("latin-1")))
+                out.urls.extend(find_urls(payload.replace(b"\x00", b"").decode("latin-1"), namespaces=False))
         if low.startswith(EQUATION_NAMES) or clsid in EQUATION_CLSIDS or (
                 payload and payload.startswith(olefile.MAGIC) and b"E\x00q\x00u\x00a\x00t\x00i\x00o\x00n\x00"
                 b" \x00N\x00a\x00t\x00i\x00v\x00e" in payload[:65536]):

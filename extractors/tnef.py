@@ -198,7 +198,7 @@ def _looks_utf16(value: object) -> bool:
 
 class TnefExtractor(Extractor):
     name = "tnef"
-    version = 1
+    version = 2
     detects = (TypeSpec("tnef", is_tnef, 12, "dat", "TNEF (winmail.dat)"),)
     file_types = frozenset({FileType("tnef")})
     features = ("attachments", "embedded_messages", "risky_names", "bodies", "html_body", "rtf_body",

@@ -23,12 +23,13 @@ from maldoc.types import ExtractorResult, Sample
 
 MAX_URLS = 2000  # analysed per node; a document with more is a link farm, and the count says so
 MAX_URL_CHARS = 4096
-_URL_RE = re.compile(
-    r"(?:https?|ftps?|file|smb|hxxps?)://[^\s\"'<>\\^`{|}\x00-\x1f\x7f]{1,4096}"
-    # UNC \\host\share: the host needs a dot (name or IPv4) so escaped backslashes in code do not match
-    r"|\\\\[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){1,8}(?:@\d{1,5})?\\[^\s\"'<>|\x00-\x1f]{1,512}",
-    re.I,
-)
+_SCHEME_PATTERN = r"(?:https?|ftps?|file|smb|hxxps?)://[^\s\"'<>\\^`{|}\x00-\x1f\x7f]{1,4096}"
+# UNC \\host\share: the host needs a dot (name or IPv4) so escaped backslashes in code do not match
+_UNC_PATTERN = (r"\\\\[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){1,8}(?:@\d{1,5})?"
+                r"\\[^\s\"'<>|\x00-\x1f]{1,512}")
+_URL_RE = re.compile(f"{_SCHEME_PATTERN}|{_UNC_PATTERN}", re.I)  # the grammar; read in two anchored passes
+_SCHEME_URL = re.compile(_SCHEME_PATTERN, re.I)
+_UNC = re.compile(_UNC_PATTERN, re.I)
 _TRAILING = ".,;:!?)]}'\"*>"
 
 
@@ -79,12 +80,55 @@ LONG_PATH = 100
 HIGH_ENTROPY = 4.5  # bits per character of the path and query: random tokens, base64 blobs
 
 
-def find_urls(text: str, limit: int) -> list[str]:
-    """Distinct URLs (and UNC paths) in `text`, in order of appearance, at most `limit`."""
+def _scheme_at_or_after(text: str, pos: int) -> re.Match[str] | None:
+    """The leftmost `_SCHEME_URL` match starting at or after `pos`, tried only where one can start:
+    every match has `://` right after its 3 to 5 character scheme, while a case-insensitive
+    alternation tried at every character is slow on long text."""
+    at = text.find("://", pos)
+    while at >= 0:
+        for start in (at - 5, at - 4, at - 3):
+            if start >= pos:
+                m = _SCHEME_URL.match(text, start)
+                if m is not None:
+                    return m
+        at = text.find("://", at + 1)
+    return None
+
+
+def _matches(text: str):
+    """Scheme URLs and UNC paths in order of appearance, never overlapping: what a finditer of
+    `_URL_RE` gives, from two anchored searches (UNC only in text holding a double backslash)."""
+    unc_possible = "\\\\" in text
+    a = _scheme_at_or_after(text, 0)
+    b = _UNC.search(text) if unc_possible else None
+    while a is not None or b is not None:
+        m = a if b is None or (a is not None and a.start() <= b.start()) else b
+        yield m
+        end = m.end()
+        if a is not None and a.start() < end:
+            a = _scheme_at_or_after(text, end)
+        if b is not None and b.start() < end:
+            b = _UNC.search(text, end)
+
+
+def clean_url(url: str) -> str:
+    """A URL without the punctuation that ends the sentence around it."""
+    return url.rstrip(_TRAILING)
+
+
+def is_namespace(url: str) -> bool:
+    """An XML namespace or schema URL (every Office and PDF metadata stream names a dozen): not a link."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].split(":", 1)[0].lower()
+    return host in NAMESPACE_HOSTS
+
+
+def find_urls(text: str, limit: int = 500, *, namespaces: bool = True) -> list[str]:
+    """Distinct URLs (and UNC paths) in `text`, in order of appearance, at most `limit`. With
+    `namespaces=False`, XML namespace URLs are left out (Office and PDF parts name them everywhere)."""
     seen: dict[str, None] = {}
-    for m in _URL_RE.finditer(text):
-        url = m.group(0).rstrip(_TRAILING)
-        if len(url) > 8:
+    for m in _matches(text):
+        url = clean_url(m.group(0))
+        if len(url) > 8 and (namespaces or not is_namespace(url)):
             seen.setdefault(url)
             if len(seen) >= limit:
                 break

@@ -98,7 +98,7 @@ def _urls_by_regex(data: bytes, limit: int = 500) -> list[str]:
     """The scan `_urls` replaced: two case-insensitive regexes over the whole file."""
     import re
 
-    from maldoc.extractors._office_common import clean_url, is_namespace
+    from maldoc.extractors.urls import clean_url, is_namespace
     from maldoc.extractors.ole import URL_STOP
 
     ascii_re = re.compile(rb"(?i)(?:https?|ftps?|file)://[\x21-\x7e]{3,1000}")
