@@ -91,6 +91,19 @@ SCHEMA = build_schema()
 MONOTONE_INCREASING = ("tree.rule_score",)
 
 
+def is_indicator(name: str) -> bool:
+    """Evidence columns, monotone when training asks for it (more evidence never lowers a score):
+    the rule score, executables carried, and the count of every catalogue rule with a weight (a
+    rule of weight 0 is context, not evidence). A model may otherwise learn that a collection's
+    benign fixtures trip a rule and read the rule as a sign of innocence."""
+    if name in MONOTONE_INCREASING or name == "tree.executables":
+        return True
+    if name.startswith("rule."):
+        rule = catalogue.RULES.get(name[5:])
+        return rule is not None and rule.weight > 0
+    return False
+
+
 def rule_score(fired) -> float:
     """Noisy-OR of the catalogue weights of the distinct rules fired: 1 - prod(1 - w)."""
     keep = 1.0

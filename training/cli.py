@@ -50,6 +50,8 @@ def register(subparsers) -> None:
     train.add_argument("--drop-group", action="append", default=[], metavar="GROUP",
                        help="train without a feature group (repeatable; see maldoc.training.feature_groups): "
                             "e.g. size, whose raw sizes and entropies mostly describe collections")
+    train.add_argument("--no-monotone-indicators", action="store_true",
+                       help="constrain only the rule score, not every rule count, to raise the score (a comparison)")
     train.add_argument("--no-campaign-cv", action="store_true",
                        help="skip the second view (campaign-grouped CV with the baselines)")
     train.add_argument("--seed", type=int, default=0)
@@ -147,7 +149,8 @@ def train_command(args: argparse.Namespace) -> int:
                              + (", ".join(sorted(set(table.meta["label"]))) or "none"))
         params = TrainParams(target_fpr=args.target_fpr, suspicious_fpr=args.suspicious_fpr, n_splits=args.folds,
                              group_by=args.group_by, seed=args.seed, loco=args.loco, ooc_folds=args.ooc_folds,
-                             campaign_cv=not args.no_campaign_cv)
+                             campaign_cv=not args.no_campaign_cv,
+                             monotone_indicators=not args.no_monotone_indicators)
         bundle, report = train_bundle(table, params, log=_log)
         if args.drop_group:
             bundle.meta["dropped_feature_groups"] = sorted(args.drop_group)

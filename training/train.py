@@ -29,7 +29,7 @@ import numpy as np
 
 from maldoc.extractor import registry
 from maldoc.model import ModelBundle
-from maldoc.schema import MONOTONE_INCREASING, SCHEMA
+from maldoc.schema import MONOTONE_INCREASING, SCHEMA, is_indicator
 from maldoc.training.baselines import BASELINES, fit_baseline
 from maldoc.training.evaluate import (
     RULE_THRESHOLD,
@@ -70,6 +70,7 @@ class TrainParams:
     ooc_folds: int = 4  # out-of-collection folds: ~1,250 benign files each here, so 0.1 % is one file a fold
     campaign_cv: bool = True  # the second view: grouped CV by campaign, with the baselines
     monotone: bool = True  # the rule score may only raise the model's score (schema.MONOTONE_INCREASING)
+    monotone_indicators: bool = True  # ... and so may every indicator column (schema.is_indicator)
     # LightGBM's "advanced" method was ~7x slower than "intermediate" here for no measured gain
     monotone_method: str = "intermediate"
     version: str = ""
@@ -127,7 +128,8 @@ def _with_constraints(params: TrainParams, table: FeatureTable) -> dict:
     """LightGBM parameters plus monotone constraints on the schema's expert-prior features."""
     out = params.lgb_params()
     if params.monotone:
-        out["monotone_constraints"] = [int(n in MONOTONE_INCREASING) for n in table.names]
+        monotone = is_indicator if params.monotone_indicators else MONOTONE_INCREASING.__contains__
+        out["monotone_constraints"] = [int(monotone(n)) for n in table.names]
         out["monotone_constraints_method"] = params.monotone_method
     return out
 

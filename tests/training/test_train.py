@@ -117,3 +117,25 @@ def test_rule_score_can_only_raise_the_model_score(small_table):
     probe[:, col] = np.tile(np.linspace(0, 1, 11), 40)
     scores = booster.predict(probe).reshape(40, 11)
     assert (np.diff(scores, axis=1) >= -1e-12).all()
+
+
+def test_every_indicator_column_can_only_raise_the_model_score(small_table):
+    """A rule count the training collections happen to pair with benign files (here: a contrary
+    signal on a third of the rows) still never lowers a score."""
+    from maldoc.schema import is_indicator
+    from maldoc.training.train import fit_lightgbm
+
+    name = "rule.VBA_AUTOEXEC"
+    assert is_indicator(name) and is_indicator("tree.executables") and not is_indicator("file.size_log2")
+    col = SCHEMA.index[name]
+    table = small_table
+    rng = np.random.default_rng(2)
+    table.X[:, col] = np.where(table.y == 0, rng.integers(1, 4, len(table)), 0)  # fires on benign only
+    booster = fit_lightgbm(table, table.labelled(), TrainParams(max_rounds=60))
+    probe = np.repeat(table.X[:40], 4, axis=0)
+    probe[:, col] = np.tile(np.arange(4), 40)
+    scores = booster.predict(probe).reshape(40, 4)
+    assert (np.diff(scores, axis=1) >= -1e-12).all()
+    unconstrained = fit_lightgbm(table, table.labelled(), TrainParams(max_rounds=60, monotone_indicators=False))
+    free = unconstrained.predict(probe).reshape(40, 4)
+    assert (np.diff(free, axis=1) < -1e-6).any()  # without the constraint the model reads it as innocence
