@@ -56,6 +56,18 @@ def ooc_lines(m: dict, rules: dict | None, peers: dict | None = None) -> list[st
         lines.append(f"| {fmt} | {rec['n']} | {rec['positives']} | {_f(rec.get('roc_auc'))} | "
                      + " | ".join(_at(rec.get("at", {}).get(f)) for f in FPRS) + " |")
     lines += [f"- {w}" for w in m.get("warnings", [])]
+    if peers and peers.get("by_format"):
+        lines += ["", "The field's rules on the same files, per format, each at its own fixed operating point, "
+                  "beside maldoc out of collection at FPR 0.5 % (TPR at FPR):", "",
+                  "| format | mraptor | olefy | rtfobj | pdfid | best peer | maldoc |", "|---|---|---|---|---|---|---|"]
+        for fmt, rec in sorted(peers["by_format"].items()):
+            cells = [f"{_p(rec[n]['tpr'])} at {_p(rec[n]['fpr'])}" if n in rec else "–"
+                     for n in ("mraptor", "olefy", "rtfobj", "pdfid")]
+            best = max((n for n in ("mraptor", "olefy", "rtfobj", "pdfid") if n in rec and rec[n]["tp"]),
+                       key=lambda n: rec[n]["tpr"], default=None)
+            ours = rec.get("maldoc")
+            lines.append(f"| {fmt} | " + " | ".join(cells) + f" | {best or '–'} | "
+                         + (f"{_p(ours['tpr'])} at {_p(ours['fpr'])}" if ours else "–") + " |")
     return [*lines, ""]
 
 

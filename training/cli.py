@@ -50,6 +50,10 @@ def register(subparsers) -> None:
     train.add_argument("--drop-group", action="append", default=[], metavar="GROUP",
                        help="train without a feature group (repeatable; see maldoc.training.feature_groups): "
                             "e.g. size, whose raw sizes and entropies mostly describe collections")
+    train.add_argument("--peers", action="store_true",
+                       help="run the field's rules (mraptor, olefy, rtfobj, pdfid) on the corpus files and put "
+                            "them beside the out-of-collection figures in the report and the model card "
+                            "(cached by sha256 in the feature cache folder)")
     train.add_argument("--no-monotone-indicators", action="store_true",
                        help="constrain only the rule score, not every rule count, to raise the score (a comparison)")
     train.add_argument("--no-campaign-cv", action="store_true",
@@ -135,7 +139,8 @@ def train_command(args: argparse.Namespace) -> int:
 
     synthetic = args.synthetic if args.synthetic is not None else (0 if args.corpus else DEFAULT_SYNTHETIC)
     try:
-        table = _table(args.corpus, synthetic, args.seed, args)
+        items = _items(args.corpus, args) if args.corpus else []
+        table = _table(args.corpus, synthetic, args.seed, args, items=items)
         if args.drop_group:
             from maldoc.training.feature_groups import groups, masked
 
@@ -151,7 +156,10 @@ def train_command(args: argparse.Namespace) -> int:
                              group_by=args.group_by, seed=args.seed, loco=args.loco, ooc_folds=args.ooc_folds,
                              campaign_cv=not args.no_campaign_cv,
                              monotone_indicators=not args.no_monotone_indicators)
-        bundle, report = train_bundle(table, params, log=_log)
+        bundle, report = train_bundle(table, params, log=_log, keep_frame=args.peers)
+        frame = report.pop("ooc_frame", None)
+        if args.peers:
+            report["peers"] = _peers_beside(frame, items, args, _log)
         if args.drop_group:
             bundle.meta["dropped_feature_groups"] = sorted(args.drop_group)
         if args.protocol_check:
@@ -178,6 +186,26 @@ def train_command(args: argparse.Namespace) -> int:
                       for f, p in m["at"].items())
           + f"  threshold {bundle.threshold:.4f}")
     return 0
+
+
+def _peers_beside(frame, items: list, args: argparse.Namespace, log) -> dict:
+    """The field's rules on the corpus files the out-of-collection evaluation scored, with maldoc's
+    decisions there (each fold's threshold for FPR 0.5 %) in the same table."""
+    import pandas as pd
+
+    from maldoc.training.ooc import flag_per_fold, fold_thresholds
+    from maldoc.training.peers import run_peers
+
+    items = [i for i in items if i.label in ("malicious", "benign")]
+    scored = set(frame["sha256"])
+    model = pd.DataFrame({"sha256": frame["sha256"], "elapsed_ms": frame.get("elapsed_ms", float("nan")),
+                          "flagged": flag_per_fold(frame, fold_thresholds(frame, 0.005))})
+    cache = None if args.no_cache else (args.cache or default_cache_dir())
+    peers = run_peers([i for i in items if i.sha256 in scored], model=model, jobs=args.jobs, log=log,
+                      cache_dir=cache)
+    peers.pop("frame")
+    peers["maldoc_point"] = "out of collection, each fold's threshold for FPR 0.5 %"
+    return peers
 
 
 def evaluate_command(args: argparse.Namespace) -> int:

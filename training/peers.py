@@ -21,6 +21,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -157,30 +158,55 @@ def _task(path: str) -> dict[str, tuple[bool, float]]:
         return peer_hits(handle.read())
 
 
+def _cache_path(cache_dir: str | Path) -> Path:
+    """Peers' alerts depend on the file and the peers' code only: one file per oletools version."""
+    import oletools
+
+    return Path(cache_dir) / f"peers-{getattr(oletools, '__version__', 'unknown')}-{'-'.join(RULES)}.parquet"
+
+
 def run_peers(items: list, model: pd.DataFrame | None = None, jobs: int | None = None,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, cache_dir: str | Path | None = None) -> dict:
     """Every peer on every item; per format (and pooled) TPR, FPR and ms per file of each, beside the model.
 
     `model` (optional) holds `sha256` and `flagged` (the model's decision at its operating point, or
     a `lightgbm` score column with `threshold` given per row) plus `elapsed_ms`, and joins the table.
+    With `cache_dir`, each file's alerts and times are kept there (by sha256) and never computed twice.
     """
     from pebble import ProcessPool
 
-    rows = []
+    cached: dict[str, dict] = {}
+    path = _cache_path(cache_dir) if cache_dir else None
+    if path is not None and path.exists():
+        try:
+            cached = {r["sha256"]: r for r in pd.read_parquet(path).to_dict("records")}
+        except (OSError, ValueError):
+            log(f"peers: cache {path.name} unreadable, computing again")
+    todo = [item for item in items if item.sha256 not in cached]
+    fresh: list[dict] = []
     jobs = jobs or 2
     start = time.perf_counter()
-    with ProcessPool(max_workers=max(1, jobs)) as pool:
-        futures = [(item, pool.schedule(_task, args=(str(item.path),), timeout=PEER_TIMEOUT_S)) for item in items]
-        for n, (item, future) in enumerate(futures, 1):
-            try:
-                hits = future.result()
-            except Exception:  # timed out or the worker died: no alert, the time limit spent
-                hits = {name: (False, PEER_TIMEOUT_S) for name in RULES}
-            rows.append({"sha256": item.sha256, "label": item.label, "format": item.get("format", ""),
-                         **{name: hit for name, (hit, _) in hits.items()},
-                         **{f"{name}_s": sec for name, (_, sec) in hits.items()}})
-            if n % 500 == 0 or n == len(futures):
-                log(f"peers: {n}/{len(futures)} files, {time.perf_counter() - start:.0f} s")
+    if todo:
+        log(f"peers: {len(todo)} files to run ({len(items) - len(todo)} cached)")
+        with ProcessPool(max_workers=max(1, jobs)) as pool:
+            futures = [(item, pool.schedule(_task, args=(str(item.path),), timeout=PEER_TIMEOUT_S)) for item in todo]
+            for n, (item, future) in enumerate(futures, 1):
+                try:
+                    hits = future.result()
+                except Exception:  # timed out or the worker died: no alert, the time limit spent
+                    hits = {name: (False, PEER_TIMEOUT_S) for name in RULES}
+                fresh.append({"sha256": item.sha256, **{name: hit for name, (hit, _) in hits.items()},
+                              **{f"{name}_s": sec for name, (_, sec) in hits.items()}})
+                if n % 500 == 0 or n == len(futures):
+                    log(f"peers: {n}/{len(futures)} files, {time.perf_counter() - start:.0f} s")
+    if path is not None and fresh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        pd.DataFrame([*cached.values(), *fresh]).to_parquet(tmp, index=False)
+        tmp.replace(path)
+    cached.update({r["sha256"]: r for r in fresh})
+    rows = [{**cached[item.sha256], "sha256": item.sha256, "label": item.label, "format": item.get("format", "")}
+            for item in items]
     frame = pd.DataFrame(rows)
     frame[FIELD] = frame[list(RULES)].any(axis=1)
     frame[f"{FIELD}_s"] = frame[[f"{n}_s" for n in RULES]].sum(axis=1)

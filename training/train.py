@@ -263,8 +263,11 @@ def campaign_view(table: FeatureTable, params: TrainParams, *, log=print) -> dic
     return report
 
 
-def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=print) -> tuple[ModelBundle, dict]:
-    """Evaluate out of collection, pick the operating point, fit the final model on everything, bundle it."""
+def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=print,
+                 keep_frame: bool = False) -> tuple[ModelBundle, dict]:
+    """Evaluate out of collection, pick the operating point, fit the final model on everything, bundle it.
+    With `keep_frame`, the report also holds the per-file out-of-collection scores (`ooc_frame`, a
+    DataFrame the caller pops before writing the report)."""
     params = params or TrainParams()
     table.check_schema()
     ooc = out_of_collection(table, params, n_folds=params.ooc_folds, log=log)
@@ -283,6 +286,8 @@ def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=
     report["thresholds"] = {"malicious": threshold, "suspicious": suspicious}
     report["operating_point"] = point
     report["ooc"] = {k: v for k, v in ooc.items() if k != "frame"}
+    if keep_frame:
+        report["ooc_frame"] = frame
     y_ooc, s_ooc = frame["y"].to_numpy(), frame["score"].to_numpy()
     report["calibration"] = calibration(y_ooc, s_ooc)
     report["misclassified"] = misclassified(frame, y_ooc, s_ooc, threshold, frame["reasons"].tolist())
