@@ -8,7 +8,6 @@ vba, xlm). Parsing it once matters for speed, so the parsed container is kept on
 from __future__ import annotations
 
 import io
-import math
 import re
 import zipfile
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import TypeVar
 import olefile
 
 from maldoc.extractor import Context
+from maldoc.stats import log2_size as log2  # noqa: F401 - the Office extractors' name for it
 from maldoc.types import ExtractorResult, Flag, Sample
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -28,8 +28,6 @@ EXE_NAME_RE = re.compile(
 MAX_URLS = 500  # per extractor and sample: enough for features, bounded for hostile input
 
 
-def log2(n: float) -> float:
-    return math.log2(n + 1)
 
 
 T = TypeVar("T")
