@@ -7,7 +7,7 @@ kfp is an optional extra (`maldoc[pipeline]`): it is imported inside the handler
 rest of the CLI works without it.
 
     maldoc pipeline compile --out pipeline/maldoc_pipeline.yaml      (regenerates the golden file)
-    maldoc pipeline run --local --corpus DIR [--shards 4 --parallelism 2]
+    maldoc pipeline run --local --corpus DIR [--corpus DIR2] [--shards 4 --parallelism 2]
     maldoc pipeline run --host URL --namespace team --token-file /path/token --corpus /data/corpus
     maldoc pipeline schedule --host URL --cron "0 3 * * 0" --corpus /data/corpus
 
@@ -97,7 +97,9 @@ def _compile_options(parser: argparse.ArgumentParser) -> None:
 
 def _run_parameters(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("run parameters (unset: the pipeline's defaults; --local has its own folders)")
-    g.add_argument("--corpus", metavar="DIR", help="labelled corpus folder (required with --local)")
+    g.add_argument("--corpus", action="append", metavar="DIR",
+                   help="labelled corpus folder, repeatable: several are one set, each file once by sha256 "
+                        "(required with --local)")
     g.add_argument("--cache", metavar="DIR", help="shared feature cache folder (--local default: as `maldoc train`)")
     g.add_argument("--models", metavar="DIR", help="models folder: current/ is the bundle to beat and to replace "
                                                     "(--local default ./maldoc-models)")
@@ -105,9 +107,9 @@ def _run_parameters(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--extract-jobs", type=int, metavar="N", help="scan workers per shard (pipeline default 1)")
     g.add_argument("--synthetic", type=int, metavar="N", help="synthetic samples added to training")
     g.add_argument("--seed", type=int, metavar="N")
-    g.add_argument("--eval-fraction", type=float, metavar="F", help="share of files set aside to evaluate and gate")
     g.add_argument("--gate-metric", metavar="NAME",
-                   help="metric the candidate must beat the current bundle and the rules by (default tpr_at_fpr_0.001)")
+                   help="out-of-collection metric the candidate must beat the current bundle and the rules by "
+                        "(default tpr_at_fpr_0.001)")
     g.add_argument("--gate-max-fpr", type=float, metavar="F",
                    help="largest FPR the candidate may have at its threshold (default 0.01)")
     g.add_argument("--gate-min-delta", type=float, metavar="F", help="margin it must beat them by (default 0)")
@@ -141,12 +143,15 @@ def pipeline_arguments(args: argparse.Namespace, *, local: bool) -> dict:
     from maldoc.cli import UsageError
     from maldoc.limits import Limits
 
-    given = {"corpus_dir": args.corpus, "cache_dir": args.cache, "models_dir": args.models, "shards": args.shards,
+    given = {"cache_dir": args.cache, "models_dir": args.models, "shards": args.shards,
              "extract_jobs": args.extract_jobs, "synthetic": args.synthetic, "seed": args.seed,
-             "eval_fraction": args.eval_fraction, "gate_metric": args.gate_metric,
+             "gate_metric": args.gate_metric,
              "gate_max_fpr": args.gate_max_fpr, "gate_min_delta": args.gate_min_delta,
              "feedback_db": args.feedback_db, "quarantine_dir": args.quarantine}
     out = {k: v for k, v in given.items() if v is not None}
+    corpora = [str(Path(c).resolve()) if local else c for c in args.corpus or []]  # steps run elsewhere
+    if corpora:
+        out["corpus_dirs_json"] = json.dumps(corpora)
     if args.force:
         out["force"] = True
     if args.password:
@@ -172,11 +177,11 @@ def pipeline_arguments(args: argparse.Namespace, *, local: bool) -> dict:
     if local:
         from maldoc.training.cli import default_cache_dir
 
-        if not out.get("corpus_dir"):
-            raise UsageError("pipeline run --local needs --corpus DIR")
+        if not corpora:
+            raise UsageError("pipeline run --local needs --corpus DIR (repeatable)")
         out.setdefault("cache_dir", str(default_cache_dir()))
         out.setdefault("models_dir", "maldoc-models")
-        for key in ("corpus_dir", "cache_dir", "models_dir", "feedback_db", "quarantine_dir"):
+        for key in ("cache_dir", "models_dir", "feedback_db", "quarantine_dir"):
             if out.get(key):  # steps run in other working directories
                 out[key] = str(Path(out[key]).resolve())
     return _typed(out)

@@ -15,14 +15,15 @@ from kfp import dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 
-def list_corpus(corpus_dir: str, cache_dir: str, feedback_db: str,
+def list_corpus(corpus_dirs_json: str, cache_dir: str, feedback_db: str,
                 quarantine_dir: str) -> NamedTuple("Listed", [("listing", str), ("files", int)]):
-    """List the labelled corpus with sha256s (into a content-addressed listing beside the cache);
-    analysts' labels from the feedback store correct it, and files they labelled that the corpus
-    lacks come from the quarantine folder."""
+    """List the labelled corpora (a JSON list of folders) with sha256s, each file once, into a
+    content-addressed listing beside the cache; analysts' labels from the feedback store correct
+    it, and files they labelled that the corpora lack come from the quarantine folder."""
+    from maldoc.pipeline.steps import corpus_dirs_from_json
     from maldoc.pipeline.steps import list_corpus as run
 
-    listing, files = run(corpus_dir, cache_dir, feedback_db=feedback_db or None,
+    listing, files = run(corpus_dirs_from_json(corpus_dirs_json), cache_dir, feedback_db=feedback_db or None,
                          quarantine_dir=quarantine_dir or None)
     print(f"{files} files; listing {listing}")
     return (listing, files)
@@ -72,38 +73,36 @@ def merge_features(listing: str, cache_dir: str, shard_rows: Input[List[Dataset]
     return stats["files"]
 
 
-def split_features(table: Input[Dataset], eval_fraction: float, seed: int, train_table: Output[Dataset],
-                   eval_table: Output[Dataset]) -> int:
-    """Set the evaluation files aside (stable from run to run); returns their number."""
-    from maldoc.pipeline.steps import split_table
-
-    sizes = split_table(table.path, train_table.path, eval_table.path, eval_fraction, seed)
-    train_table.metadata["files"] = sizes["train"]
-    eval_table.metadata["files"] = sizes["eval"]
-    print(f"split: {sizes}")
-    return sizes["eval"]
-
-
-def train_model(train_table: Input[Dataset], params_json: str, candidate: Output[Model], cv_metrics: Output[Metrics],
-                report: Output[Artifact]) -> str:
-    """LightGBM and its baselines, cross-validated (`maldoc train`); returns the bundle version."""
+def train_model(table: Input[Dataset], params_json: str, candidate: Output[Model], train_metrics: Output[Metrics],
+                ooc_scores: Output[Dataset], report: Output[Artifact]) -> str:
+    """LightGBM evaluated out of collection, then fitted on every file (`maldoc train`); the
+    out-of-collection scores go to `ooc_scores` for the evaluation and the gate. Returns the version."""
     from maldoc.pipeline.steps import train_candidate, write_json
 
-    out = train_candidate(train_table.path, candidate.path, report.path, params_json)
+    out = train_candidate(table.path, candidate.path, report.path, params_json, ooc_scores.path)
     candidate.metadata.update(version=out["version"], thresholds=out["thresholds"])
-    for name, value in out["cv"].items():
-        if isinstance(value, float) and value == value:  # NaN is not a metric
-            cv_metrics.log_metric(f"cv_{name}", value)
-    write_json(cv_metrics.path, cv_metrics.metadata)
+    ooc_scores.metadata.update(files=out["ooc"]["n"], unit=out["ooc_unit"], folds=len(out["ooc_folds"]))
+    m = out["ooc"]
+    if m["roc_auc"] is not None:  # None: undefined (one class in every fold)
+        train_metrics.log_metric("ooc_roc_auc", m["roc_auc"])
+    for fpr, point in m["at"].items():
+        if point["tpr"] is not None:
+            train_metrics.log_metric(f"ooc_tpr_at_fpr_{fpr}", point["tpr"])
+    for name in ("n", "positives", "negatives"):
+        train_metrics.log_metric(f"ooc_{name}", float(m[name]))
+    write_json(train_metrics.path, train_metrics.metadata)
+    for warning in m["warnings"]:
+        print(f"warning: {warning}")
     return out["version"]
 
 
-def evaluate_model(candidate: Input[Model], eval_table: Input[Dataset], metrics: Output[Metrics],
-                   classification: Output[ClassificationMetrics], report: Output[Artifact]) -> float:
-    """The candidate on the evaluation files (`maldoc evaluate`), as KFP metrics, ROC and confusion matrix."""
+def evaluate_model(candidate: Input[Model], ooc_scores: Input[Dataset], metrics: Output[Metrics],
+                   classification: Output[ClassificationMetrics]) -> float:
+    """The candidate's out-of-collection figures (what the gate compares) beside the rule scorer's,
+    as KFP metrics, ROC curve and confusion matrix."""
     from maldoc.pipeline.steps import evaluation_summary, write_json
 
-    summary = evaluation_summary(candidate.path, eval_table.path, report.path)
+    summary = evaluation_summary(candidate.path, ooc_scores.path)
     for name, value in summary["scalars"].items():
         metrics.log_metric(name, value)
     for name, value in summary["rules"].items():
@@ -118,10 +117,12 @@ def evaluate_model(candidate: Input[Model], eval_table: Input[Dataset], metrics:
     return summary["scalars"].get("roc_auc", float("nan"))
 
 
-def gate(candidate: Input[Model], eval_table: Input[Dataset], models_dir: str, metric: str, max_fpr: float,
-         min_delta: float, force: bool, decision: Output[Artifact], gate_metrics: Output[Metrics]) -> bool:
-    """Promote only when the candidate beats the current bundle (the shipped one when none was
-    promoted yet) and the rule scorer on the same evaluation files, within the FPR bound.
+def gate(candidate: Input[Model], table: Input[Dataset], ooc_scores: Input[Dataset], models_dir: str, metric: str,
+         max_fpr: float, min_delta: float, force: bool, decision: Output[Artifact],
+         gate_metrics: Output[Metrics]) -> bool:
+    """Promote only when the candidate beats the rule scorer and the current bundle (the shipped
+    one when none was promoted yet) out of collection, on the same files, within the FPR bound;
+    the current bundle only on the files it did not train on, and not at all when too few remain.
 
     The one return value is what `dsl.If` tests (kfp.local resolves conditions on `Output` only);
     the decision with its reasons, figures and files is an artifact, KFP metrics, and a JSON record
@@ -130,16 +131,18 @@ def gate(candidate: Input[Model], eval_table: Input[Dataset], models_dir: str, m
     import json
 
     from maldoc.pipeline.gate import baseline_bundle, decide, record_decision
-    from maldoc.pipeline.steps import write_json
+    from maldoc.pipeline.steps import read_ooc_scores, write_json
     from maldoc.training.features import FeatureTable
 
     baseline, source = baseline_bundle(models_dir)
-    result = decide(candidate.path, baseline, FeatureTable.load(eval_table.path), metric=metric, max_fpr=max_fpr,
-                    min_delta=min_delta, force=force, current_source=source)
+    result = decide(candidate.path, baseline, read_ooc_scores(ooc_scores.path), FeatureTable.load(table.path),
+                    metric=metric, max_fpr=max_fpr, min_delta=min_delta, force=force, current_source=source)
     with open(decision.path, "w") as handle:
         json.dump(result.as_dict(), handle, indent=2, sort_keys=True)
-    decision.metadata.update(promote=result.promote, forced=result.forced, reason=result.reason,
-                             files=result.files, record=str(record_decision(result, models_dir)))
+    files = {k: {n: v for n, v in f.items() if n != "sha256"} for k, f in result.files.items()}  # lists: in the file
+    decision.metadata.update(promote=result.promote, forced=result.forced, reason=result.reason, rule=result.rule,
+                             current_comparable=result.current_comparable, files=files,
+                             record=str(record_decision(result, models_dir)))
     for name, value in result.kfp_metrics().items():
         gate_metrics.log_metric(name, value)
     write_json(gate_metrics.path, gate_metrics.metadata)
@@ -159,8 +162,8 @@ def publish(candidate: Input[Model], models_dir: str, decision: Input[Artifact])
     return str(path)
 
 
-FUNCTIONS = (list_corpus, shard_corpus, size_shard, extract_features, merge_features, split_features, train_model,
-             evaluate_model, gate, publish)
+FUNCTIONS = (list_corpus, shard_corpus, size_shard, extract_features, merge_features, train_model, evaluate_model,
+             gate, publish)
 
 
 def build(image: str) -> SimpleNamespace:

@@ -1,22 +1,34 @@
-"""Promotion: a candidate replaces the current bundle only when it beats it and the rule scorer.
+"""Promotion: a candidate replaces the current bundle only when it beats it and the rule scorer,
+out of collection.
 
-    decide(candidate_dir, current_dir, eval_table, metric=..., max_fpr=..., min_delta=0.0, force=False) -> Decision
-    baseline_bundle(models_dir) -> (folder, source)    current/, or the shipped default when none was promoted
-    record_decision(decision, models_dir) -> Path      decisions/<time>-<version>.json beside current/
-    publish(candidate_dir, models_dir) -> Path          versions/<version>/ and an atomic swap of current/
+    decide(candidate_dir, current_dir, ooc, table, metric=..., max_fpr=..., min_delta=0.0, force=False) -> Decision
+    ooc_figures(frame, score, threshold) -> dict        a contender's figures on out-of-collection files
+    baseline_bundle(models_dir) -> (folder, source)     current/, or the shipped default when none was promoted
+    record_decision(decision, models_dir) -> Path       decisions/<time>-<version>.json beside current/
+    publish(candidate_dir, models_dir) -> Path           versions/<version>/ and an atomic swap of current/
+
+Every figure the gate compares comes from the candidate's own training run, out of collection
+(`maldoc.training.ooc`): folds of whole collections (`source_repo`), each real file scored by a
+fold model that never saw its collection. Those files are the evaluation files. The rule scorer is
+scored on the same files, and every contender's TPR at an FPR is read the same way: a threshold
+per fold on that fold's own benign files (fold models' scores are not on one scale). `tpr`, `fpr`
+and `precision` are at the contender's own threshold (the bundle's `malicious`, the rules' 0.7).
 
 The bundle to beat is `current/` under the models folder, and the shipped default bundle while
-nothing was promoted yet: a first run never promotes a model worse than what maldoc ships. The
-candidate must beat that bundle *and* the rule scorer on the same evaluation files by `metric`
-(a true-positive rate at the target false-positive rate by default) and, at its own threshold,
-keep its false-positive rate within `max_fpr`. A tie is not a win.
+nothing was promoted yet. A bundle is only scored on evaluation files it did not train on (its
+`bundle.json` keeps a 16-hex sha256 prefix of every training file), and the candidate is compared
+with it on exactly those files, folds and thresholds per fold as above. When too few of them
+remain to measure `metric` (fewer benign files than the FPR takes, or one class missing), the
+current bundle is not comparable: the record says so with the counts, and the gate decides by the
+rule scorer and the FPR bound alone (`rule` in the record names which rule decided). Files from
+collections the current bundle trained on count as comparable (only the files themselves are
+left out); the record counts them, since on those the comparison favours the current bundle.
 
-Each bundle scores the evaluation files with its own feature schema (`ModelBundle.load` maps a
-bundle's columns by name); a bundle whose schema can no longer be computed cannot be compared,
-and the gate refuses unless forced. Scores are verdict scores (a file scores the maximum over
-itself and its embedded items), each bundle at its own threshold, as `maldoc evaluate` reports
-them. `force` promotes whatever the comparison says; the decision records that it was forced and
-what the comparison said.
+A candidate must beat each contender by more than `min_delta` (a tie is not a win), its `metric`
+must be measurable on the files it is compared on, and at its own threshold its out-of-collection
+FPR must be at most `max_fpr`. A current bundle whose schema can no longer be computed cannot be
+compared, and the gate refuses unless forced. `force` promotes whatever the comparison says; the
+decision records that it was forced and what the comparison said.
 """
 
 from __future__ import annotations
@@ -40,8 +52,13 @@ DECISIONS = "decisions"
 DEFAULT_METRIC = "tpr_at_fpr_0.001"
 DEFAULT_MAX_FPR = 0.01  # the `suspicious` floor: a candidate flagging more benign files than this is not shipped
 SHIPPED = "shipped default"
-FIGURES = ("n", "positives", "negatives", "threshold", "roc_auc", "pr_auc", "brier", "tpr", "fpr", "precision",
-           "tpr_at_fpr_0.01", "tpr_at_fpr_0.005", "tpr_at_fpr_0.001")
+AT_FPRS = (0.01, 0.005, 0.001)
+COUNTS = ("n", "positives", "negatives", "threshold")
+FIGURES = (*COUNTS, "roc_auc", "roc_auc_pooled", "pr_auc", "brier", "tpr", "fpr", "precision",
+           *(f"tpr_at_fpr_{f:g}" for f in AT_FPRS))
+RULE_BOTH = "beat the current bundle and the rules out of collection, FPR within the bound"
+RULE_RULES_ONLY = "beat the rules out of collection, FPR within the bound (current bundle not comparable)"
+RULE_RULES_NO_CURRENT = "beat the rules out of collection, FPR within the bound (no current bundle)"
 
 
 class SchemaUnavailable(RuntimeError):
@@ -53,33 +70,55 @@ class Decision:
     promote: bool
     reason: str
     metric: str
-    candidate: float | None = None  # the metric's value for each contender
-    current: float | None = None
-    rules: float | None = None
+    candidate: float | None = None  # the metric on the evaluation files
+    current: float | None = None  # the current bundle's, on the evaluation files it did not train on
+    rules: float | None = None  # the rule scorer's, on the evaluation files
+    candidate_on_current_files: float | None = None  # the candidate's, on the current bundle's files
     candidate_version: str = ""
     current_version: str = ""
     current_source: str = ""  # "current" (promoted before), SHIPPED, or "" (no bundle to beat)
+    current_comparable: bool = False
+    rule: str = ""  # which rule decided (RULE_*)
     forced: bool = False
     max_fpr: float = DEFAULT_MAX_FPR
     min_delta: float = 0.0
-    figures: dict = field(default_factory=dict)  # contender -> its figures on the evaluation files
-    files: dict = field(default_factory=dict)  # count and sha256 of the sorted sha256 list
+    # "evaluation": candidate and rules on every OOC file; "current_files": candidate, current and
+    # rules on the evaluation files the current bundle did not train on
+    figures: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)  # both file sets: counts, digests and sha256 lists
+    folds: list = field(default_factory=list)  # collections of each fold
+    notes: list = field(default_factory=list)
     decided_at: str = ""
 
     def as_dict(self) -> dict:
         """JSON-safe: an undefined figure (NaN) is null, so other tools can read the record."""
-        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+        return _json_safe(asdict(self))
 
     def kfp_metrics(self) -> dict[str, float]:
         """Scalars for a KFP Metrics artifact (NaN and missing values left out)."""
-        out = {"promoted": float(self.promote), "forced": float(self.forced), "eval_files": float(self.files["count"]),
-               "max_fpr": self.max_fpr}
-        for who, figures in self.figures.items():
-            for name in (self.metric, "fpr", "tpr", "roc_auc"):
-                value = figures.get(name)
-                if isinstance(value, int | float) and not math.isnan(value):
-                    out[f"{who}_{name}"] = float(value)
+        out = {"promoted": float(self.promote), "forced": float(self.forced),
+               "eval_files": float(self.files["evaluation"]["count"]),
+               "current_files": float(self.files.get("current", {}).get("count", 0)),
+               "current_comparable": float(self.current_comparable), "max_fpr": self.max_fpr}
+        for view, prefix in (("evaluation", ""), ("current_files", "on_current_files_")):
+            for who, figures in self.figures.get(view, {}).items():
+                for name in dict.fromkeys((self.metric, "fpr", "tpr", "roc_auc")):
+                    value = figures.get(name)
+                    if isinstance(value, int | float) and not math.isnan(value):
+                        out[f"{prefix}{who}_{name}"] = float(value)
         return out
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
 
 
 def _predictor(folder: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
@@ -93,42 +132,44 @@ def _predictor(folder: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
     return bundle.predict_rows, bundle.meta
 
 
-def bundle_metrics(folder: str | Path, table) -> dict:
-    """The bundle's metrics on the labelled rows of `table`, at its own threshold."""
-    from maldoc.training.evaluate import binary_metrics, verdict_scores
+def ooc_figures(frame, score: str, threshold: float) -> dict:
+    """One contender's figures on out-of-collection files (`frame`: `fold`, `y` and the `score` column).
 
-    predict, meta = _predictor(Path(folder))
-    sub = table.subset(table.labelled())
-    scores = verdict_scores(predict, sub)
-    out = binary_metrics(sub.y, scores, float(meta["thresholds"]["malicious"]))
-    out["version"] = meta.get("version", "")
-    return out
+    TPR at each FPR and ROC AUC per fold (`training.ooc.ooc_metrics`); `tpr`, `fpr`, `precision`,
+    `brier`, `pr_auc` and the confusion matrix at `threshold`, on the pooled scores.
+    """
+    from maldoc.training.evaluate import binary_metrics, measurable
+    from maldoc.training.ooc import ooc_metrics
 
-
-def rule_metrics(table) -> dict:
-    """The rule scorer's metrics on the same rows, at its own threshold (as `maldoc evaluate` reports it)."""
-    from maldoc.training.evaluate import RULE_THRESHOLD, binary_metrics
-
-    sub = table.subset(table.labelled())
-    out = binary_metrics(sub.y, sub.meta["rule_score"].to_numpy(float), RULE_THRESHOLD)
-    out["version"] = "rules"
-    return out
-
-
-def files_used(table) -> dict:
-    """The evaluation files, as a count and one hash of their sorted sha256s (comparable across runs)."""
-    shas = sorted(str(s).lower() for s in table.meta["sha256"].iloc[table.labelled()])
-    return {"count": len(shas), "sha256_of_sha256_list": hashlib.sha256("\n".join(shas).encode()).hexdigest()}
+    y = frame["y"].to_numpy().astype(int)
+    s = frame[score].to_numpy(float)
+    out = binary_metrics(y, s, threshold)
+    both = len(np.unique(y)) == 2
+    m = ooc_metrics(frame.assign(score=s), fprs=AT_FPRS, by=())
+    out["roc_auc"], out["roc_auc_pooled"] = m["roc_auc"], m["roc_auc_pooled"]
+    for f in AT_FPRS:
+        out[f"tpr_at_fpr_{f:g}"] = m["at"][f"{f:g}"]["tpr"] if both else math.nan
+    out["not_measurable"] = [f"{f:g}" for f in AT_FPRS if not measurable(out["negatives"], f)]
+    return {k: out.get(k) for k in (*FIGURES, "confusion", "not_measurable")}
 
 
-def _figures(metrics: dict) -> dict:
-    """JSON-safe figures: NaN becomes null (the record is read by other tools)."""
-    out = {}
-    for k in (*FIGURES, "version"):
-        v = metrics.get(k)
-        out[k] = None if isinstance(v, float) and math.isnan(v) else v
-    out["confusion"] = metrics.get("confusion")
-    return out
+def metric_measurable(metric: str, figures: dict) -> str:
+    """Why `metric` cannot be measured on these figures' files ("" when it can)."""
+    if not figures["positives"] or not figures["negatives"]:
+        return f"{figures['positives']} malicious and {figures['negatives']} benign files: both classes are needed"
+    if metric.startswith("tpr_at_fpr_"):
+        fpr = float(metric.removeprefix("tpr_at_fpr_"))
+        need = math.ceil(1 / fpr - 1e-9)
+        if figures["negatives"] < need:
+            return f"{figures['negatives']} benign files, fewer than the {need} it takes to measure TPR at FPR {fpr:g}"
+    return ""
+
+
+def file_set(shas) -> dict:
+    """A set of files: count, one hash of the sorted sha256 list (comparable across runs), and the list."""
+    shas = sorted({str(s).lower() for s in shas})
+    return {"count": len(shas), "sha256_of_sha256_list": hashlib.sha256("\n".join(shas).encode()).hexdigest(),
+            "sha256": shas}
 
 
 def _better(metric: str, cand: float, other: float, min_delta: float) -> bool:
@@ -137,11 +178,10 @@ def _better(metric: str, cand: float, other: float, min_delta: float) -> bool:
     return cand > other + min_delta
 
 
-def _value(metrics: dict, metric: str) -> float:
-    if metric not in metrics or metric in ("n", "positives", "negatives", "threshold"):
+def _check_metric(metric: str) -> None:
+    if metric not in FIGURES or metric in COUNTS:
         raise ValueError(f"unknown gate metric {metric!r}; use one of "
-                         f"{', '.join(k for k in FIGURES if k not in ('n', 'positives', 'negatives', 'threshold'))}")
-    return float(metrics[metric])
+                         f"{', '.join(k for k in FIGURES if k not in COUNTS)}")
 
 
 def baseline_bundle(models_dir: str | Path | None) -> tuple[Path | None, str]:
@@ -156,58 +196,157 @@ def baseline_bundle(models_dir: str | Path | None) -> tuple[Path | None, str]:
     return None, ""
 
 
-def decide(candidate_dir: str | Path, current_dir: str | Path | None, table, *, metric: str = DEFAULT_METRIC,
-           max_fpr: float = DEFAULT_MAX_FPR, min_delta: float = 0.0, force: bool = False,
-           current_source: str = CURRENT) -> Decision:
-    """Promote the candidate only when its `metric` beats both the bundle at `current_dir` and the
-    rule scorer by more than `min_delta`, and its FPR is at most `max_fpr`.
+def _trained_on(meta: dict, shas: np.ndarray) -> np.ndarray | None:
+    """Which of `shas` the bundle trained on, by the sha256 prefixes its meta keeps (None: not recorded)."""
+    data = meta.get("training_data") or {}
+    prefixes = data.get("sha256_prefixes")
+    if prefixes is None:
+        return None
+    n = int(data.get("sha256_prefix_len", 16))
+    known = set(prefixes)
+    return np.array([str(s).lower()[:n] in known for s in shas], bool)
 
-    `current_dir` None (or a folder without a bundle) means nothing to beat but the rules; callers
-    pass `baseline_bundle(models_dir)` so that the shipped default stands in for a missing current.
+
+def _current_scores(predict, table, shas: np.ndarray) -> np.ndarray:
+    """The current bundle's verdict scores of the files `shas`, from their rows in the feature table."""
+    from maldoc.training.evaluate import verdict_scores
+
+    first: dict[str, int] = {}
+    for i, s in enumerate(table.meta["sha256"].astype(str).str.lower()):
+        first.setdefault(s, i)
+    missing = [s for s in shas if s not in first]
+    if missing:
+        raise ValueError(f"{len(missing)} evaluation files have no row in the feature table")
+    return verdict_scores(predict, table, np.array([first[s] for s in shas], dtype=int))
+
+
+def _fold_collections(frame) -> list[list[str]]:
+    repo = frame["source_repo"].fillna("").astype(str) if "source_repo" in frame else None
+    if repo is None:
+        return []
+    return [sorted(set(repo[frame["fold"] == k])) for k in sorted(frame["fold"].unique())]
+
+
+def decide(candidate_dir: str | Path, current_dir: str | Path | None, ooc, table=None, *,
+           metric: str = DEFAULT_METRIC, max_fpr: float = DEFAULT_MAX_FPR, min_delta: float = 0.0,
+           force: bool = False, current_source: str = CURRENT) -> Decision:
+    """Promote the candidate only when, out of collection, its `metric` beats the rule scorer and
+    (when comparable) the bundle at `current_dir` by more than `min_delta`, and its FPR is at most
+    `max_fpr`.
+
+    `ooc` is the candidate's training run's out-of-collection frame (`steps.write_ooc_scores`:
+    `sha256`, `fold`, `y`, `score`, `score_rules`); `table` is the feature table holding those
+    files' rows, to score the current bundle with. `current_dir` None (or a folder without a
+    bundle) means nothing to beat but the rules; callers pass `baseline_bundle(models_dir)` so
+    that the shipped default stands in for a missing current.
     """
+    from maldoc.training.evaluate import RULE_THRESHOLD
+
+    _check_metric(metric)
     if not 0.0 <= max_fpr <= 1.0:
         raise ValueError(f"max_fpr must be within [0, 1], got {max_fpr}")
-    cand = bundle_metrics(candidate_dir, table)
-    rules = rule_metrics(table)
-    d = Decision(False, "", metric, _value(cand, metric), None, _value(rules, metric), cand["version"], "", "",
-                 force, max_fpr, min_delta, {"candidate": _figures(cand), "rules": _figures(rules)}, files_used(table),
-                 dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    frame = ooc.reset_index(drop=True)
+    frame = frame.assign(sha256=frame["sha256"].astype(str).str.lower())
+    cand_meta = json.loads((Path(candidate_dir) / "bundle.json").read_text())
+    cand_threshold = float(cand_meta["thresholds"]["malicious"])
+    cand = ooc_figures(frame, "score", cand_threshold)
+    rules = ooc_figures(frame, "score_rules", RULE_THRESHOLD)
+    d = Decision(False, "", metric, cand[metric], rules=rules[metric],
+                 candidate_version=str(cand_meta.get("version", "")), forced=force, max_fpr=max_fpr,
+                 min_delta=min_delta,
+                 figures={"evaluation": {"candidate": cand, "rules": rules}},
+                 files={"evaluation": file_set(frame["sha256"])}, folds=_fold_collections(frame),
+                 decided_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     refusals: list[str] = []
+    d.rule = RULE_RULES_NO_CURRENT
     if current_dir is not None and (Path(current_dir) / "bundle.json").is_file():
         d.current_source = current_source
         try:
-            cur = bundle_metrics(current_dir, table)
+            _compare_current(d, Path(current_dir), frame, table, cand_threshold, refusals)
         except SchemaUnavailable as exc:
             refusals.append(f"the {current_source} bundle cannot be scored ({exc})")
-        else:
-            d.current, d.current_version = _value(cur, metric), cur["version"]
-            d.figures["current"] = _figures(cur)
-    c_val = d.candidate
-    n = cand["n"]
-    if math.isnan(c_val):
-        refusals.append(f"candidate {metric} is undefined on {n} evaluation files")
+            d.rule = RULE_BOTH
+    why = metric_measurable(metric, cand)
+    if why:
+        refusals.append(f"candidate {metric} is not measurable on the {cand['n']} evaluation files: {why}")
     else:
-        contenders = [("rules", d.rules)] + ([(d.current_source, d.current)] if d.current is not None else [])
-        for who, value in contenders:
-            if not math.isnan(value) and not _better(metric, c_val, value, min_delta):
-                refusals.append(f"candidate {metric} {c_val:.4f} does not beat the {who} {value:.4f}"
-                                f"{f' by more than {min_delta:g}' if min_delta else ''}")
+        contenders = [("rules", d.rules, d.candidate)]
+        if d.current_comparable:
+            contenders.append((d.current_source, d.current, d.candidate_on_current_files))
+        for who, value, mine in contenders:
+            if mine is None or math.isnan(mine):
+                refusals.append(f"candidate {metric} is undefined on the {who}' files")
+            elif value is not None and not math.isnan(value) and not _better(metric, mine, value, min_delta):
+                refusals.append(f"candidate {metric} {mine:.4f} does not beat the {who} {value:.4f}"
+                                f"{f' by more than {min_delta:g}' if min_delta else ''}"
+                                f"{' on the files it did not train on' if who != 'rules' else ''}")
     fpr = cand["fpr"]
-    if math.isnan(fpr) or fpr > max_fpr:
+    if fpr is None or math.isnan(fpr) or fpr > max_fpr:
         refusals.append(f"candidate FPR {fpr:.4f} at its threshold is above the bound {max_fpr:g}"
-                        if not math.isnan(fpr) else "candidate FPR is undefined (no benign evaluation files)")
+                        if fpr is not None and not math.isnan(fpr) else
+                        "candidate FPR is undefined (no benign evaluation files)")
+    prefix = " ".join(f"{n}." for n in d.notes)
     if refusals:
         d.promote = force
         d.reason = ("forced, although: " if force else "refused: ") + "; ".join(refusals)
     else:
         d.promote = True
-        beaten = " and ".join(f"the {who} {v:.4f}" for who, v in
-                              [(d.current_source, d.current), ("rules", d.rules)] if v is not None and who)
-        d.reason = f"candidate {metric} {c_val:.4f} beats {beaten}; FPR {fpr:.4f} <= {max_fpr:g}"
+        beaten = [f"the rules {d.rules:.4f} ({cand['n']} files)"]
+        if d.current_comparable:
+            beaten.insert(0, f"the {d.current_source} {d.current:.4f} ({d.files['current']['count']} files it "
+                             f"did not train on, where the candidate has {d.candidate_on_current_files:.4f})")
+        d.reason = (f"promoted: candidate {metric} {d.candidate:.4f} out of collection beats "
+                    f"{' and '.join(beaten)}; FPR {fpr:.4f} <= {max_fpr:g}")
         if force:
             d.reason += " (force was set, and not needed)"
             d.forced = False
+    if prefix:
+        d.reason += f". {prefix}"
     return d
+
+
+def _compare_current(d: Decision, folder: Path, frame, table, cand_threshold: float, refusals: list[str]) -> None:
+    """Score the current bundle on the evaluation files it did not train on; fill `d` (figures, files, rule)."""
+    from maldoc.training.evaluate import RULE_THRESHOLD
+
+    predict, meta = _predictor(folder)
+    d.current_version = str(meta.get("version", ""))
+    who = f"the {d.current_source} bundle"
+    seen = _trained_on(meta, frame["sha256"].to_numpy())
+    total = len(frame)
+    if seen is None:
+        d.rule = RULE_RULES_ONLY
+        d.notes.append(f"current bundle not comparable: {who} records no list of its training files")
+        return
+    keep = np.flatnonzero(~seen)
+    sub = frame.iloc[keep].reset_index(drop=True)
+    d.files["current"] = {**file_set(sub["sha256"]), "excluded_trained_on": int(seen.sum())}
+    sources = set((meta.get("training_data") or {}).get("sources") or []) - {"", "synthetic"}
+    if "source_repo" in sub:
+        d.files["current"]["from_collections_it_trained_on"] = int(sub["source_repo"].astype(str).isin(sources).sum())
+    if len(sub) and table is None:
+        raise ValueError("the feature table is needed to score the current bundle")
+    if len(sub):
+        sub = sub.assign(score_current=_current_scores(predict, table, sub["sha256"].to_numpy()))
+        current = ooc_figures(sub, "score_current", float(meta["thresholds"]["malicious"]))
+        d.figures["current_files"] = {"candidate": ooc_figures(sub, "score", cand_threshold), "current": current,
+                                      "rules": ooc_figures(sub, "score_rules", RULE_THRESHOLD)}
+        d.current = current[d.metric]
+        d.candidate_on_current_files = d.figures["current_files"]["candidate"][d.metric]
+        why = metric_measurable(d.metric, current)
+    else:
+        why = "no file left"
+    if why:
+        d.rule = RULE_RULES_ONLY
+        d.notes.append(f"current bundle not comparable: {int(seen.sum())} of {total} evaluation files were in its "
+                       f"training data; on the {len(sub)} left, {d.metric}: {why}")
+        return
+    d.current_comparable = True
+    d.rule = RULE_BOTH
+    n_in = d.files["current"].get("from_collections_it_trained_on", 0)
+    if n_in:
+        d.notes.append(f"{n_in} of the {len(sub)} files the current bundle is compared on come from collections "
+                       "it trained on: there the comparison favours it")
 
 
 def record_decision(decision: Decision | dict, models_dir: str | Path) -> Path:

@@ -1,8 +1,11 @@
 """The retraining pipeline: wiring only (what each step does is in `components` and `steps`).
 
-    list corpus (+ analyst feedback) + shard -> ParallelFor(size, extract features per shard)
-      -> merge (shared feature cache) -> split off evaluation files -> train -> evaluate -> gate
-      -> publish (only if promoted)
+    list corpora (+ analyst feedback) + shard -> ParallelFor(size, extract features per shard)
+      -> merge (shared feature cache) -> train (out-of-collection folds, then the final fit)
+      -> evaluate (the out-of-collection figures) -> gate -> publish (only if promoted)
+
+No file is set aside: training scores every real file out of collection (a fold model that never
+saw its collection), and those scores are what the evaluation shows and the gate decides on.
 
 Compile-time options (kfp fixes them in the YAML): the base image, and `parallelism`, the most
 shards extracted at once (0: all). Everything else is a run parameter, the number of shards and
@@ -18,7 +21,7 @@ cannot be scheduled wait, and more of them stop helping.
 
 On a cluster, the corpus, the feature cache and the models live on PersistentVolumeClaims
 (kfp-kubernetes `mount_pvc`), whose names are run parameters (`corpus_pvc`, `cache_pvc`,
-`models_pvc`), mounted at `/data/corpus`, `/data/cache` and `/data/models`: `corpus_dir`,
+`models_pvc`), mounted at `/data/corpus`, `/data/cache` and `/data/models`: the folders of `corpus_dirs_json`,
 `cache_dir` and `models_dir` are paths under those mounts. The cache volume must outlive runs and
 be ReadWriteMany (the shards of a run read it at once). Each run's own artifacts (shard rows,
 feature tables, candidate bundle, metrics, reports) go to KFP's artifact store. `kfp.local`
@@ -73,14 +76,14 @@ def make_pipeline(image: str = DEFAULT_IMAGE, parallelism: int = DEFAULT_PARALLE
     Outputs = NamedTuple("Outputs", [("candidate", Model), ("metrics", Metrics), ("decision", Artifact)])  # noqa: UP014
 
     @dsl.pipeline(name=PIPELINE_NAME, description="Retrain maldoc's model: sharded feature extraction with a "
-                  "shared cache, LightGBM and baselines, evaluation, gated promotion.")
+                  "shared cache, LightGBM evaluated out of collection, promotion gated on those figures.")
     def maldoc_retrain(
-        corpus_dir: str = "/data/corpus", cache_dir: str = "/data/cache", models_dir: str = "/data/models",
+        corpus_dirs_json: str = '["/data/corpus"]', cache_dir: str = "/data/cache", models_dir: str = "/data/models",
         corpus_pvc: str = "maldoc-corpus", cache_pvc: str = "maldoc-cache", models_pvc: str = "maldoc-models",
         # analyst feedback (`maldoc feedback`, POST /v1/feedback) and the folder its files are found in
         feedback_db: str = "", quarantine_dir: str = "",
         shards: int = 4, extract_jobs: int = 1, limits_json: str = "{}", passwords_json: str = "[]",
-        synthetic: int = 0, seed: int = 0, eval_fraction: float = 0.2, train_params_json: str = "{}",
+        synthetic: int = 0, seed: int = 0, train_params_json: str = "{}",
         gate_metric: str = "tpr_at_fpr_0.001", gate_max_fpr: float = 0.01, gate_min_delta: float = 0.0,
         force: bool = False,
         # one scan worker (Limits.max_memory_mb = 2 GiB of address space) and its parent per shard;
@@ -96,12 +99,12 @@ def make_pipeline(image: str = DEFAULT_IMAGE, parallelism: int = DEFAULT_PARALLE
         train_memory_request: str = "2Gi", train_memory_limit: str = "8Gi",
         evaluate_cpu_request: str = "1", evaluate_cpu_limit: str = "1",
         evaluate_memory_request: str = "1Gi", evaluate_memory_limit: str = "4Gi",
-        # list, shard, size, split, gate and publish
+        # list, shard, size, gate and publish
         small_cpu_request: str = "250m", small_cpu_limit: str = "1",
         small_memory_request: str = "512Mi", small_memory_limit: str = "2Gi",
     ) -> Outputs:
         res = dict(locals())
-        listed = _sized(c.list_corpus(corpus_dir=corpus_dir, cache_dir=cache_dir, feedback_db=feedback_db,
+        listed = _sized(c.list_corpus(corpus_dirs_json=corpus_dirs_json, cache_dir=cache_dir, feedback_db=feedback_db,
                                       quarantine_dir=quarantine_dir), "small", res)
         _mounted(listed, res, "corpus", "cache", "models")  # the feedback store may live on any of them
         listed.set_caching_options(False)  # reads a folder that changes between runs
@@ -126,15 +129,12 @@ def make_pipeline(image: str = DEFAULT_IMAGE, parallelism: int = DEFAULT_PARALLE
                                          passwords_json=passwords_json, jobs=extract_jobs, synthetic=synthetic,
                                          seed=seed), "merge", res)
         _mounted(merged, res, "corpus", "cache")
-        split = _sized(c.split_features(table=merged.outputs["table"], eval_fraction=eval_fraction, seed=seed),
-                       "small", res)
-        trained = _sized(c.train_model(train_table=split.outputs["train_table"], params_json=train_params_json),
-                         "train", res)
+        trained = _sized(c.train_model(table=merged.outputs["table"], params_json=train_params_json), "train", res)
         evaluated = _sized(c.evaluate_model(candidate=trained.outputs["candidate"],
-                                            eval_table=split.outputs["eval_table"]), "evaluate", res)
-        gated = _sized(c.gate(candidate=trained.outputs["candidate"], eval_table=split.outputs["eval_table"],
-                              models_dir=models_dir, metric=gate_metric, max_fpr=gate_max_fpr,
-                              min_delta=gate_min_delta, force=force), "small", res)
+                                            ooc_scores=trained.outputs["ooc_scores"]), "evaluate", res)
+        gated = _sized(c.gate(candidate=trained.outputs["candidate"], table=merged.outputs["table"],
+                              ooc_scores=trained.outputs["ooc_scores"], models_dir=models_dir, metric=gate_metric,
+                              max_fpr=gate_max_fpr, min_delta=gate_min_delta, force=force), "small", res)
         _mounted(gated, res, "models")
         gated.set_caching_options(False)  # the current bundle changes between runs
         with dsl.If(gated.outputs["Output"] == True, name="promoted"):  # noqa: E712  (a kfp condition, not a bool)

@@ -1,12 +1,11 @@
 """What each pipeline step does, as plain functions (the kfp components only wrap these).
 
-    list_corpus(corpus_dir, work_dir) -> (listing, files)         every file with its sha256
+    list_corpus(corpus_dirs, work_dir) -> (listing, files)        every file of the corpora, once per sha256
     shard_listing(listing, work_dir, shards) -> [shard listing]    files to shards by sha256
     extract_shard(shard_listing, cache_dir, out_dir, ...) -> dict  features of a shard's uncached files
     merge_features(listing, cache_dir, shard_dirs, table_path, ...) -> dict   cache += shards; full table
-    split_eval(table, frac, seed) -> (train_idx, eval_idx)         stable, leak-free evaluation files
-    train_candidate(table_path, out_dir, report_dir, params) -> dict
-    evaluation_summary(bundle_dir, table_path) -> dict             metrics, ROC points, confusion matrix
+    train_candidate(table_path, out_dir, report_dir, params, ooc_path) -> dict   bundle, report, OOC scores
+    evaluation_summary(bundle_dir, ooc_path) -> dict               OOC figures, ROC points, confusion matrix
 
 Listings are JSON files named by their content digest under `<cache_dir>/listings/`: a shard's
 inputs are then plain strings that only change when the shard's files change, so KFP step caching
@@ -45,14 +44,6 @@ def options_from_json(passwords_json: str) -> Options:
     return Options(passwords=tuple(json.loads(passwords_json or "[]")))
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_listing(work_dir: Path, kind: str, body: dict) -> tuple[str, str]:
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -72,30 +63,51 @@ def shard_of(sha: str, shards: int) -> int:
 FEEDBACK_SOURCE = "analyst-feedback"  # the collection name of files that came in through feedback
 
 
-def list_corpus(corpus_dir: str, work_dir: str, *, feedback_db: str | None = None,
-                quarantine_dir: str | None = None) -> tuple[str, int]:
-    """Every labelled file of the corpus with its sha256 and size: (listing path, number of files).
+def list_corpus(corpus_dirs: str | list[str], work_dir: str, *, feedback_db: str | None = None,
+                quarantine_dir: str | None = None, log=print) -> tuple[str, int]:
+    """Every labelled file of the corpora with its sha256 and size: (listing path, number of files).
 
-    With a feedback store, an analyst's newest label replaces the corpus label of the same file
-    (a correction), and labelled files the corpus lacks are added from `quarantine_dir`, found by
-    their sha256; both carry `feedback` in their meta, which the model card counts.
+    Several corpora are one set, each sha256 listed once (the first corpus holding it wins, as in
+    `maldoc train --corpus A --corpus B`). Each entry names its corpus, and its path relative to
+    it (or, `packed`, its name inside the corpus' label ZIP). With a feedback store, an analyst's
+    newest label replaces the corpus label of the same file (a correction), and labelled files the
+    corpora lack are added from `quarantine_dir`, found by their sha256; both carry `feedback` in
+    their meta, which the model card counts.
     """
-    from maldoc.training.corpus import Corpus
+    from maldoc.training.corpus import load_corpora
 
-    root = Path(corpus_dir).resolve()
+    roots = [Path(d).resolve() for d in ([corpus_dirs] if isinstance(corpus_dirs, str) else corpus_dirs)]
+    if not roots:
+        raise ValueError("no corpus given")
+    items = load_corpora(roots, log=log)
     entries = []
-    with Corpus(root) as corpus:
-        for item in corpus.items():
-            path = Path(item.path).resolve()
-            inside = path.is_relative_to(root)
-            entries.append({"path": str(path.relative_to(root)) if inside else path.name, "packed": not inside,
-                            "label": item.label, "sha256": (item.sha256 or _sha256_file(path)).lower(),
-                            "size": path.stat().st_size, "meta": dict(item.meta)})
-    body = {"corpus": str(root), "items": entries}
+    for item in items:
+        root = Path(item.meta["corpus"])
+        path = Path(item.path).resolve()
+        inside = path.is_relative_to(root)
+        entries.append({"corpus": str(root), "path": str(path.relative_to(root)) if inside else path.name,
+                        "packed": not inside, "label": item.label, "sha256": item.sha256.lower(),
+                        "zip_label": item.label,  # the label ZIP a packed file is in (feedback may relabel it)
+                        "size": path.stat().st_size, "meta": dict(item.meta)})  # meta keeps `corpus` too
+    for item in items:  # unpacked ZIPs are read again, by `listed_items`, where they are needed
+        item.owner.close()
+    body: dict = {"corpora": [str(r) for r in roots], "items": entries}
     if feedback_db:
         body["feedback"] = add_feedback(entries, feedback_db, quarantine_dir)
     listing, _ = _write_listing(Path(work_dir), "corpus", body)
     return listing, len(entries)
+
+
+def corpus_dirs_from_json(text: str) -> list[str]:
+    """The pipeline's `corpus_dirs_json` parameter: a JSON list of folders (one folder alone is allowed)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text  # a bare path
+    dirs = [value] if isinstance(value, str) else value
+    if not isinstance(dirs, list) or not dirs or not all(isinstance(d, str) and d for d in dirs):
+        raise ValueError(f"corpus_dirs_json: expected a JSON list of corpus folders, got {text!r}")
+    return dirs
 
 
 def add_feedback(entries: list[dict], feedback_db: str, quarantine_dir: str | None) -> dict:
@@ -116,7 +128,8 @@ def add_feedback(entries: list[dict], feedback_db: str, quarantine_dir: str | No
     absent = {sha: r for sha, r in records.items() if sha not in by_sha}
     found = locate(absent, quarantine_dir) if absent and quarantine_dir else {}
     for sha, path in sorted(found.items()):
-        entries.append({"path": str(path), "packed": False, "label": absent[sha].label, "sha256": sha,
+        entries.append({"corpus": str(path.parent), "path": path.name, "packed": False,
+                        "label": absent[sha].label, "sha256": sha,
                         "size": path.stat().st_size,
                         "meta": {"source_repo": FEEDBACK_SOURCE, "source_path": path.name, "feedback": "added"}})
     return {"records": len(records), "relabelled": relabelled, "added": len(found),
@@ -134,7 +147,7 @@ def shard_listing(listing: str, work_dir: str, shards: int) -> list[str]:
         if entry["sha256"] not in seen:  # the same bytes are analysed once, whatever their labels
             seen.add(entry["sha256"])
             per_shard[shard_of(entry["sha256"], shards)].append(entry)
-    return [_write_listing(Path(work_dir), "shard", {"corpus": body["corpus"], "items": part})[0]
+    return [_write_listing(Path(work_dir), "shard", {"items": part})[0]
             for part in per_shard if part]
 
 
@@ -175,20 +188,21 @@ def listed_items(listing: dict) -> Iterator[list]:
     """The listing's entries as corpus `Item`s whose files can be read (ZIP corpora are unpacked)."""
     from maldoc.training.corpus import Corpus, Item
 
-    root = Path(listing["corpus"])
     entries = listing["items"]
-    corpus = Corpus(root) if any(e["packed"] for e in entries) else None
+    corpora = {root: Corpus(root) for root in sorted({e["corpus"] for e in entries if e["packed"]})}
     try:
-        packed: dict[tuple[str, str], Path] = {}
-        if corpus is not None:
-            packed = {(it.label, Path(it.path).name): Path(it.path) for it in corpus.items()}
+        packed: dict[tuple[str, str, str], Path] = {}
+        for root, corpus in corpora.items():
+            packed.update({(root, it.label, Path(it.path).name): Path(it.path) for it in corpus.items()})
         items = []
         for e in entries:
-            path = packed.get((e["label"], e["path"]), Path(e["path"])) if e["packed"] else root / e["path"]
+            root = e["corpus"]
+            path = packed.get((root, e.get("zip_label", e["label"]), e["path"]), Path(e["path"])) if e["packed"] else \
+                Path(root) / e["path"]
             items.append(Item(path=path, label=e["label"], sha256=e["sha256"], meta=e["meta"]))
         yield items
     finally:
-        if corpus is not None:
+        for corpus in corpora.values():
             corpus.close()
 
 
@@ -234,69 +248,6 @@ def merge_features(listing: str, cache_dir: str, shard_dirs: list[str], table_pa
     return {"files": len(table), "cache_files_before": before, "cache_files_after": len(cache.known())}
 
 
-# -- evaluation files --------------------------------------------------------------------------
-def _eval_keys(meta) -> list[str]:
-    """A campaign (collection + campaign) where the manifest names one, else the file itself.
-
-    Unlike training's CV groups these never depend on the corpus size (no splitting of large
-    groups), so they stay the same as files are added.
-    """
-    shas = meta["sha256"].astype(str)
-    if "family_or_note" not in meta:
-        return shas.tolist()
-    campaign = meta["family_or_note"].fillna("").astype(str).str.split(";").str[0].str.strip()
-    source = meta["source_repo"].fillna("").astype(str) if "source_repo" in meta else ""
-    return [f"{s}|{c}" if c else sha for s, c, sha in zip(source, campaign, shas, strict=True)]
-
-
-def split_eval(table, frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Rows to train on and rows to evaluate (and gate) on.
-
-    A leak group (identical files, a mail and its attachments, a campaign when the manifest names
-    one) goes to the evaluation side when a hash of its key (campaign, else smallest sha256) falls
-    under `frac`, so a file stays on its side from one retraining to the next and a current bundle
-    trained by this pipeline never saw the evaluation files either. Synthetic and `malformed` rows
-    always train. Falls back to a stratified grouped hold-out when hashing leaves a class out of
-    either side (tiny corpora).
-    """
-    from maldoc.training.splits import holdout, leak_groups
-
-    meta = table.meta
-    labelled = table.labelled()
-    synthetic = meta["synthetic"].astype(bool).to_numpy() if "synthetic" in meta else np.zeros(len(meta), bool)
-    real = labelled[~synthetic[labelled]]
-    if len(real) < 2:
-        raise ValueError("no labelled, non-synthetic files to evaluate on: give the pipeline a real corpus")
-    sub = meta.iloc[real].reset_index(drop=True)
-    keys = np.array(_eval_keys(sub), dtype=object)
-    groups = leak_groups(sub.assign(_eval_group=keys), "_eval_group", split_large=False)
-    smallest = {g: min(keys[groups == g]) for g in np.unique(groups)}
-
-    def draw(g) -> bool:
-        digest = hashlib.sha256(f"{seed}:{smallest[g]}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < frac
-
-    on_eval = np.array([draw(g) for g in groups], dtype=bool)
-    y = table.y[real]
-    if len(np.unique(y[on_eval])) < 2 or len(np.unique(y[~on_eval])) < 2:
-        _, test = holdout(sub, groups, frac, seed)
-        on_eval = np.zeros(len(real), bool)
-        on_eval[test] = True
-    eval_idx = real[on_eval]
-    train_idx = np.setdiff1d(np.arange(len(meta)), eval_idx)
-    return train_idx, eval_idx
-
-
-def split_table(table_path: str, train_path: str, eval_path: str, frac: float, seed: int) -> dict:
-    from maldoc.training.features import FeatureTable
-
-    table = FeatureTable.load(table_path)
-    train_idx, eval_idx = split_eval(table, frac, seed)
-    table.subset(train_idx).save(train_path)
-    table.subset(eval_idx).save(eval_path)
-    return {"train": len(train_idx), "eval": len(eval_idx)}
-
-
 # -- training and evaluation -------------------------------------------------------------------
 def train_params(params_json: str):
     """`TrainParams` from a JSON object of its fields (lists become tuples)."""
@@ -315,13 +266,19 @@ def feedback_counts(table) -> dict[str, int]:
     return {"relabelled": counts.get("relabelled", 0), "added": counts.get("added", 0)} if counts else {}
 
 
-def train_candidate(table_path: str, out_dir: str, report_dir: str, params_json: str = "{}", *, log=print) -> dict:
-    """`maldoc train` on a saved table: the bundle (with its model card) and the training report."""
+def train_candidate(table_path: str, out_dir: str, report_dir: str, params_json: str = "{}",
+                    ooc_path: str | None = None, *, log=print) -> dict:
+    """`maldoc train` on a saved table: the bundle (with its model card), the training report, and
+    the out-of-collection scores the gate decides on (`ooc_path`, parquet: one row per real file).
+
+    The figures returned are the out-of-collection ones (folds of whole collections, thresholds
+    per fold), not the campaign view: those are what the gate compares.
+    """
     from maldoc.training.card import model_card
     from maldoc.training.drift import write_drift_bins
     from maldoc.training.features import FeatureTable
     from maldoc.training.report import write_report
-    from maldoc.training.train import train_bundle
+    from maldoc.training.train import _clean, train_bundle
 
     table = FeatureTable.load(table_path)
     bundle, report = train_bundle(table, train_params(params_json), log=log)
@@ -330,9 +287,34 @@ def train_candidate(table_path: str, out_dir: str, report_dir: str, params_json:
         bundle.meta["feedback"] = counted
     bundle.save(out_dir, card=model_card(bundle.meta, report))
     write_drift_bins(out_dir, table)  # the reference the service's drift figures compare live traffic with
+    if ooc_path:
+        write_ooc_scores(report["oof"], ooc_path)
     paths = write_report(report, report_dir, title=f"maldoc model {bundle.version}")
-    return {"version": bundle.version, "cv": report["models"]["lightgbm"],
+    ooc = report["ooc"]
+    return {"version": bundle.version, "ooc": _clean(ooc["metrics"]), "ooc_rules": _clean(ooc["rules"]),
+            "ooc_unit": ooc["unit"], "ooc_folds": _clean(ooc["folds"]),
             "report_html": str(paths.get("html", "")), "thresholds": bundle.meta["thresholds"]}
+
+
+OOC_COLUMNS = ("sha256", "label", "format", "source_repo", "fold", "y", "score", "score_rules")
+
+
+def write_ooc_scores(frame, path: str) -> None:
+    """The training run's out-of-collection frame, trimmed to what the gate and the evaluation read."""
+    frame = frame.rename(columns={"score_lightgbm": "score"})
+    if "source_repo" not in frame:
+        frame = frame.assign(source_repo="")
+    out = frame[list(OOC_COLUMNS)].copy()
+    for column in ("sha256", "label", "format", "source_repo"):
+        out[column] = out[column].fillna("").astype(str)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    out.reset_index(drop=True).to_parquet(path, index=False)
+
+
+def read_ooc_scores(path: str):
+    import pandas as pd
+
+    return pd.read_parquet(path)
 
 
 def roc_points(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> dict[str, list[float]]:
@@ -347,31 +329,34 @@ def roc_points(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> dict
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "threshold": thr.tolist()}
 
 
-SCALAR_METRICS = ("roc_auc", "pr_auc", "tpr", "fpr", "precision", "brier", "tpr_at_fpr_0.01", "tpr_at_fpr_0.005",
-                  "tpr_at_fpr_0.001", "threshold", "n", "positives", "negatives")
+def evaluation_summary(bundle_dir: str, ooc_path: str) -> dict:
+    """What the KFP UI draws of the candidate: its out-of-collection figures (the gate's), the rule
+    scorer's on the same files, the ROC curve and the confusion matrix at the bundle's threshold.
 
-
-def evaluation_summary(bundle_dir: str, table_path: str, report_dir: str | None = None) -> dict:
-    """`maldoc evaluate` of a bundle on a saved table, plus what the KFP UI draws."""
+    The ROC curve is drawn on each file's score as its fold's benign exceedance
+    (`training.ooc.fpr_calibrated`): fold models' raw scores are not on one scale.
+    """
     from maldoc.model import ModelBundle
-    from maldoc.training.evaluate import evaluate_bundle
-    from maldoc.training.features import FeatureTable
+    from maldoc.pipeline.gate import ooc_figures
+    from maldoc.training.evaluate import RULE_THRESHOLD
+    from maldoc.training.ooc import fpr_calibrated
 
     bundle = ModelBundle.load(bundle_dir)
-    result = evaluate_bundle(bundle, FeatureTable.load(table_path))
-    if report_dir:
-        from maldoc.training.report import write_report
+    frame = read_ooc_scores(ooc_path)
+    cand = ooc_figures(frame, "score", bundle.threshold)
+    rules = ooc_figures(frame, "score_rules", RULE_THRESHOLD)
+    y = frame["y"].to_numpy()
+    calibrated = fpr_calibrated(frame)
+    ok = ~np.isnan(calibrated)
+    c = cand["confusion"]
 
-        write_report(result, report_dir, title=f"maldoc evaluation of {bundle.version}")
-    m = result["models"]["lightgbm"]
-    c = m["confusion"]
-    scores = result["scores"]
-    both = scores["y"].nunique() == 2
+    def scalars(figures: dict) -> dict[str, float]:
+        return {k: float(v) for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)
+                and not np.isnan(v)}
+
     return {
         "version": bundle.version,
-        "scalars": {k: float(m[k]) for k in SCALAR_METRICS if m.get(k) is not None and not np.isnan(m[k])},
-        "rules": {k: float(v) for k, v in result["models"]["rules"].items()
-                  if k in SCALAR_METRICS and v is not None and not np.isnan(v)},
-        "roc": roc_points(scores["y"].to_numpy(), scores["lightgbm"].to_numpy()) if both else None,
+        "scalars": scalars(cand), "rules": scalars(rules),
+        "roc": roc_points(y[ok], calibrated[ok]) if len(np.unique(y[ok])) == 2 else None,
         "confusion": {"categories": ["benign", "malicious"], "matrix": [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]},
     }

@@ -34,7 +34,8 @@ def _check_spec(posted: dict) -> None:
 
 
 def test_submit_posts_the_compiled_pipeline_with_its_parameters(kfp_host, capsys):
-    code = main(["pipeline", "run", "--host", kfp_host, "--corpus", "/data/corpus", "--shards", "8",
+    code = main(["pipeline", "run", "--host", kfp_host, "--corpus", "/data/corpus", "--corpus", "/data/corpus/more",
+                 "--shards", "8",
                  "--train-param", "n_splits=3", "--param", "extract_cpu_limit=2", "--run-name", "nightly"])
     assert code == 0
     assert capsys.readouterr().out.strip() == "run-1"
@@ -45,8 +46,8 @@ def test_submit_posts_the_compiled_pipeline_with_its_parameters(kfp_host, capsys
     assert run["experiment_id"] == "exp-1"
     _check_spec(run["pipeline_spec"])
     params = run["runtime_config"]["parameters"]
-    assert params == {"corpus_dir": "/data/corpus", "shards": 8, "train_params_json": '{"n_splits": 3}',
-                      "extract_cpu_limit": "2"}
+    assert params == {"corpus_dirs_json": '["/data/corpus", "/data/corpus/more"]', "shards": 8,
+                      "train_params_json": '{"n_splits": 3}', "extract_cpu_limit": "2"}
 
 
 def test_schedule_creates_a_recurring_run_with_kfp_cron(kfp_host, capsys):
@@ -64,7 +65,7 @@ def test_schedule_creates_a_recurring_run_with_kfp_cron(kfp_host, capsys):
     _check_spec(job["pipeline_spec"])
     loop = job["pipeline_spec"]["pipeline_spec"]["root"]["dag"]["tasks"]["for-loop-1"]
     assert loop["iteratorPolicy"]["parallelismLimit"] == 4
-    assert job["runtime_config"]["parameters"] == {"corpus_dir": "/data/corpus"}
+    assert job["runtime_config"]["parameters"] == {"corpus_dirs_json": '["/data/corpus"]'}
 
 
 def test_cron_expressions():

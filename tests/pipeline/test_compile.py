@@ -123,10 +123,23 @@ def test_steps_reading_changing_folders_are_never_cached(spec):
         assert not tasks[name]["cachingOptions"].get("enableCache"), name
     publish = spec["components"]["comp-condition-2"]["dag"]["tasks"]["publish"]
     assert not publish["cachingOptions"].get("enableCache")
-    for name in ("shard-corpus", "merge-features", "split-features", "train-model", "evaluate-model"):
+    for name in ("shard-corpus", "merge-features", "train-model", "evaluate-model"):
         assert tasks[name]["cachingOptions"]["enableCache"] is True, name
     extract = spec["components"]["comp-for-loop-1"]["dag"]["tasks"]["extract-features"]
     assert extract["cachingOptions"]["enableCache"] is True
+
+
+def test_the_gate_decides_on_the_training_runs_out_of_collection_scores(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "split-features" not in tasks  # no file is set aside: every real file is scored out of collection
+    artifacts = tasks["gate"]["inputs"]["artifacts"]
+    assert artifacts["ooc_scores"]["taskOutputArtifact"] == {"outputArtifactKey": "ooc_scores",
+                                                             "producerTask": "train-model"}
+    assert artifacts["table"]["taskOutputArtifact"] == {"outputArtifactKey": "table", "producerTask": "merge-features"}
+    evaluated = tasks["evaluate-model"]["inputs"]["artifacts"]["ooc_scores"]["taskOutputArtifact"]
+    assert evaluated["producerTask"] == "train-model"
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    assert inputs["corpus_dirs_json"]["defaultValue"] == '["/data/corpus"]'
 
 
 def test_publish_runs_only_when_the_gate_promotes(spec):

@@ -4,8 +4,8 @@ feature cache, merging, and stable evaluation files."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from maldoc.extractor import Options
@@ -26,8 +26,83 @@ def test_listing_has_every_file_with_its_sha256(tiny_corpus, tmp_path):
     assert files == 40 == len(body["items"])
     entry = next(e for e in body["items"] if e["path"] == "malicious/malicious-001.html")
     assert entry["label"] == "malicious" and len(entry["sha256"]) == 64 and not entry["packed"]
+    assert entry["corpus"] == str(tiny_corpus.resolve())
     # content-addressed: the same corpus lists to the same file
     assert steps.list_corpus(str(tiny_corpus), str(tmp_path / "work"))[0] == listing
+
+
+def _zip_corpus(root: Path, samples: list, collection: str, password: bytes | None = b"infected") -> Path:
+    """A corpus as `training.corpus` reads the shared ones: `manifest.csv`, and members named by
+    their sha256 in `malicious.zip` (AES, password `infected`) and `benign.zip`."""
+    import csv
+    import hashlib
+
+    import pyzipper
+
+    root.mkdir(parents=True)
+    with (root / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sha256", "label", "format", "family_or_note", "source_repo", "source_path"])
+        for label in ("malicious", "benign"):
+            with pyzipper.AESZipFile(root / f"{label}.zip", "w", compression=pyzipper.ZIP_DEFLATED,
+                                     encryption=pyzipper.WZ_AES if label == "malicious" and password else None) as zf:
+                if label == "malicious" and password:
+                    zf.setpassword(password)
+                for s in samples:
+                    if s.label == label:
+                        sha = hashlib.sha256(s.data).hexdigest()
+                        zf.writestr(sha, s.data)
+                        writer.writerow([sha, label, s.format, s.family, collection, s.name])
+    return root
+
+
+def test_listing_takes_several_corpora_each_file_once(tmp_path):
+    import hashlib
+
+    from maldoc.samples import generate_samples
+
+    samples = list(generate_samples(16, seed=3))
+    first = _zip_corpus(tmp_path / "a", samples[:10], "collection-a")
+    second = _zip_corpus(tmp_path / "b", samples[6:], "collection-b")  # 4 files in both
+    notes: list[str] = []
+    listing, files = steps.list_corpus([str(first), str(second)], str(tmp_path / "work"), log=notes.append)
+    body = steps.read_listing(listing)
+    assert files == 16 == len({e["sha256"] for e in body["items"]})
+    assert body["corpora"] == [str(first.resolve()), str(second.resolve())]
+    by_sha = {e["sha256"]: e for e in body["items"]}
+    for i, s in enumerate(samples):
+        entry = by_sha[hashlib.sha256(s.data).hexdigest()]
+        where, repo = (first, "collection-a") if i < 10 else (second, "collection-b")  # the first copy wins
+        assert (entry["corpus"], entry["meta"]["source_repo"], entry["label"]) == (str(where.resolve()), repo,
+                                                                                  s.label)
+        assert entry["packed"] and entry["size"] == len(s.data)
+    assert any("4 files appear in more than one corpus" in n for n in notes)
+    # the files are read back from their own corpus' ZIPs, as the extraction steps do
+    with steps.listed_items(body) as items:
+        assert sorted(hashlib.sha256(item.read()).hexdigest() for item in items) == sorted(by_sha)
+    # the pipeline's parameter is a JSON list; one folder alone is accepted too
+    assert steps.corpus_dirs_from_json(json.dumps([str(first), str(second)])) == [str(first), str(second)]
+    assert steps.corpus_dirs_from_json(str(first)) == [str(first)]
+    with pytest.raises(ValueError, match="corpus_dirs_json"):
+        steps.corpus_dirs_from_json("[]")
+
+
+def test_a_relabelled_packed_file_is_still_found_in_its_zip(tmp_path):
+    import hashlib
+
+    from maldoc.samples import generate_samples
+    from maldoc.serving.feedback import FeedbackStore
+
+    samples = list(generate_samples(6, seed=4))
+    corpus = _zip_corpus(tmp_path / "c", samples, "collection-c")
+    benign = next(s for s in samples if s.label == "benign")
+    with FeedbackStore(tmp_path / "fb.sqlite") as store:
+        store.add(hashlib.sha256(benign.data).hexdigest(), "malicious")
+    listing, _ = steps.list_corpus([str(corpus)], str(tmp_path / "work"), feedback_db=str(tmp_path / "fb.sqlite"))
+    body = steps.read_listing(listing)
+    with steps.listed_items(body) as items:
+        relabelled = [item for item in items if item.meta.get("feedback") == "relabelled"]
+        assert [item.label for item in relabelled] == ["malicious"] and relabelled[0].read() == benign.data
 
 
 def test_new_files_change_only_the_shards_they_fall_into(tiny_corpus, tmp_path, corpus_writer):
@@ -83,24 +158,6 @@ def test_cache_is_keyed_by_limits_and_passwords(tiny_corpus, tmp_path):
     assert (first["extracted"], again["extracted"], other["extracted"]) == (40, 0, 40)
 
 
-def test_evaluation_files_are_stable_and_leak_free(tiny_corpus, tmp_path, corpus_writer):
-    from maldoc.training.features import build_feature_table
-    from maldoc.training.splits import assert_no_leak
-
-    with steps.listed_items(steps.read_listing(steps.list_corpus(str(tiny_corpus), str(tmp_path))[0])) as items:
-        table = build_feature_table(items, tmp_path / "cache", 0, limits=LIMITS)
-    train, test = steps.split_eval(table, 0.25, seed=1)
-    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(table)
-    assert set(table.y[test]) == {0, 1}
-    assert_no_leak(table.meta, train, test)
-    # more files later: the old evaluation files stay evaluation files
-    corpus_writer(tiny_corpus, 8, seed=5, start=300)
-    with steps.listed_items(steps.read_listing(steps.list_corpus(str(tiny_corpus), str(tmp_path))[0])) as items:
-        bigger = build_feature_table(items, tmp_path / "cache", 0, limits=LIMITS)
-    _, test2 = steps.split_eval(bigger, 0.25, seed=1)
-    assert set(table.meta["sha256"].iloc[test]) <= set(bigger.meta["sha256"].iloc[test2])
-
-
 def test_train_params_from_json():
     params = steps.train_params('{"n_splits": 3, "baselines": ["rules"], "loco": false}')
     assert (params.n_splits, params.baselines, params.loco) == (3, ("rules",), False)
@@ -130,7 +187,8 @@ def test_analyst_feedback_relabels_corpus_files_and_adds_quarantined_ones(tiny_c
     entry = next(e for e in body["items"] if e["path"] == "benign/benign-000.html")
     assert entry["label"] == "malicious" and entry["meta"]["feedback"] == "relabelled"
     added = next(e for e in body["items"] if e["meta"].get("feedback") == "added")
-    assert added["path"] == str(quarantine / "part.html") and added["meta"]["source_repo"] == steps.FEEDBACK_SOURCE
+    assert (added["corpus"], added["path"]) == (str(quarantine.resolve()), "part.html")
+    assert added["meta"]["source_repo"] == steps.FEEDBACK_SOURCE
     with steps.listed_items(body) as items:  # the quarantined file is read from where it is
         assert any(item.read() == held for item in items)
     from maldoc.training.features import build_feature_table
