@@ -63,8 +63,8 @@ def _span(outputs: Path) -> tuple[float, int]:
 
 
 def timed_run(corpus: Path, work: Path, *, parallelism: int, shards: int) -> tuple[float, tuple[float, int]]:
-    args = {"corpus_dir": str(corpus), "cache_dir": str(work / "cache"), "models_dir": str(work / "models"),
-            "shards": shards, "train_params_json": TRAIN}
+    args = {"corpus_dirs_json": json.dumps([str(corpus)]), "cache_dir": str(work / "cache"),
+            "models_dir": str(work / "models"), "shards": shards, "train_params_json": TRAIN}
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         run_local(args, work / "kfp", parallelism=parallelism)

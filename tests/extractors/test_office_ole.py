@@ -98,8 +98,8 @@ def _urls_by_regex(data: bytes, limit: int = 500) -> list[str]:
     """The scan `_urls` replaced: two case-insensitive regexes over the whole file."""
     import re
 
-    from maldoc.extractors.urls import clean_url, is_namespace
     from maldoc.extractors.ole import URL_STOP
+    from maldoc.extractors.urls import clean_url, is_namespace
 
     ascii_re = re.compile(rb"(?i)(?:https?|ftps?|file)://[\x21-\x7e]{3,1000}")
     utf16_re = re.compile(rb"(?i)(?:h\x00t\x00t\x00p\x00(?:s\x00)?|f\x00t\x00p\x00):\x00/\x00/\x00"

@@ -185,7 +185,7 @@ def test_drift_cli_from_the_service_starts_a_retrain_above_the_bound(drifted_ser
         assert code == 1
         runs = posted("/apis/v2beta1/runs")
         assert len(runs) == 1 and runs[0]["display_name"] == "maldoc-retrain-drift"
-        assert runs[0]["runtime_config"]["parameters"] == {"corpus_dir": "/data/corpus",
+        assert runs[0]["runtime_config"]["parameters"] == {"corpus_dirs_json": '["/data/corpus"]',
                                                            "feedback_db": "/data/models/feedback.sqlite"}
         FakeKFP.required_token = "right"
         assert main(["drift", "--url", url, "--trigger-pipeline", "--host", kfp_host, "--token", "wrong"]) == 2
