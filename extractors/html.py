@@ -24,6 +24,7 @@ from maldoc.extractor import Context, Extractor
 from maldoc.extractors import _html_guard
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import html_text
+from maldoc.extractors._scam import is_support_scam, scam_signals
 from maldoc.extractors._web_embeds import emit_inline
 from maldoc.extractors.urls import find_urls
 from maldoc.filetype import TypeSpec
@@ -226,7 +227,7 @@ def _blobs(text: str, ctx: Context) -> tuple[list[tuple[int, str]], int, int, in
 
 class HtmlExtractor(Extractor):
     name = "html"
-    version = 2
+    version = 3
     detects = (TypeSpec("html", filetype.is_html, 70, "html", "HTML and HTA"),)
     file_types = frozenset({FileType.HTML})
     features = (
@@ -235,12 +236,13 @@ class HtmlExtractor(Extractor):
         "activex", "shell_commands", "objects", "iframes", "hidden_iframes", "decoders", "evals",
         "document_writes", "decode_exec", "injections", "visible_text_log2", "escape_density",
         "longest_string_log2", "base64_max_log2", "data_uris", "data_uris_nonimage", "blob_api", "downloads",
-        "encoded_payloads", "urls",
+        "encoded_payloads", "urls", "fullscreen", "dialogs", "navigation_traps", "alarm_audio", "support_phones",
+        "alarm_words",
     )
     rules = (
         "HTML_HTA_APPLICATION", "HTML_ACTIVEX", "HTML_SHELL_COMMAND", "HTML_VBSCRIPT", "HTML_SMUGGLING",
         "HTML_ENCODED_PAYLOAD", "HTML_LARGE_ENCODED_BLOB", "HTML_CREDENTIAL_FORM", "HTML_PASSWORD_INPUT",
-        "HTML_EXTERNAL_FORM", "HTML_REDIRECT", "HTML_OBFUSCATED_SCRIPT",
+        "HTML_EXTERNAL_FORM", "HTML_REDIRECT", "HTML_OBFUSCATED_SCRIPT", "HTML_SUPPORT_SCAM",
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -334,7 +336,15 @@ class HtmlExtractor(Extractor):
         if not payloads and longest >= LARGE_BLOB:
             out.add("HTML_LARGE_ENCODED_BLOB", f"{longest} characters of base64", where)
 
-        f["html.visible_text_log2"] = math.log2(len(html_text(text[:MAX_SCRIPT_CHARS]).split()) + 1)  # words
+        visible = html_text(text[:MAX_SCRIPT_CHARS])
+        f["html.visible_text_log2"] = math.log2(len(visible.split()) + 1)  # words
+        # Fake alerts and tech-support scams: pressure plus alarm wording (extractors/_scam.py).
+        ctx.check()
+        scam = scam_signals(raw_script, text, visible)
+        f.update({f"html.{k}": float(v) for k, v in scam.items()})
+        if is_support_scam(scam):
+            out.add("HTML_SUPPORT_SCAM", f"{scam['alarm_words']} alarm phrases, {scam['support_phones']} support "
+                    f"number(s), fullscreen {scam['fullscreen']}, navigation traps {scam['navigation_traps']}", where)
         f.update({"html.scripts": page.script_count, "html.script_bytes_log2": math.log2(len(script) + 1),
                   "html.external_scripts": page.external_scripts, "html.event_handlers": len(page.handlers),
                   "html.iframes": page.iframes, "html.hidden_iframes": page.hidden_iframes})

@@ -53,7 +53,7 @@ def is_svg(p: Probe) -> bool:
 
 class SvgExtractor(Extractor):
     name = "svg"
-    version = 1
+    version = 2
     detects = (TypeSpec("svg", is_svg, 65, "svg", "SVG image (XML with an <svg> root)"),)
     file_types = frozenset({FileType("svg")})
     features = (

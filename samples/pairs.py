@@ -6,7 +6,8 @@
 Each pair shares everything a template draws for the container (text, lure wording, author,
 dates, sheet data, page layout); only the malicious part differs: an auto-run dropper macro, an
 Excel 4.0 EXEC macro sheet, a remote template or external OLE link, an RTF exploit object, PDF
-auto-run JavaScript or a launch action, an HTML smuggling script, a OneNote embedded script, an
+auto-run JavaScript or a launch action, an HTML smuggling script, a fake-alert page's pressure and
+wording, a OneNote embedded script, an
 e-mail's dangerous attachment. The benign twin either drops the part or carries a harmless one in
 its place (a formatting macro, a text package, form JavaScript, an image), so that a model
 trained on pairs learns the part, not the container or its lure. Kinds cycle in a seeded order;
@@ -171,6 +172,38 @@ def html_smuggle(rng: random.Random) -> tuple[str, bytes, bytes]:
     return "html", _page(title, f"{intro}\n<script>\n{script}\n</script>"), _page(title, f"{intro}\n{harmless}")
 
 
+def html_scam(rng: random.Random) -> tuple[str, bytes, bytes]:
+    """A fake security alert that takes the screen and nags, and the same page as an ordinary help
+    page: the same brand, layout and phone number, calm wording and no capture of the browser."""
+    brand = rng.choice(("Windows", "Microsoft", "Apple", "Norton", "McAfee"))
+    prefix = rng.choice(("800", "833", "844", "855", "866", "877", "888"))
+    phone = f"1-{prefix}-{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
+    title = f"{brand} {rng.choice(('Support', 'Help Center', 'Customer Service'))}"
+    alarm = rng.sample([
+        f"{brand} Defender Security Alert", "Your computer has been blocked", "Trojan spyware infection detected",
+        "Do not shut down or restart your PC", "Your personal data is at risk", "Error code: 0x268d3",
+        f"Call {brand} Support immediately", "Access to this PC has been suspended",
+    ], rng.randint(4, 6))
+    pressure = [
+        "document.documentElement.requestFullscreen();",
+        'window.onbeforeunload = function () { return "Are you sure?"; };',
+        "for (var i = 0; i < 50; i++) { history.pushState(null, document.title, location.href); }",
+        f'alert("{alarm[0]}"); confirm("{alarm[1]}");',
+        'var snd = new Audio("alarm.mp3"); snd.loop = true; snd.play();',
+    ]
+    script = "\n".join(rng.sample(pressure, rng.randint(2, len(pressure))))
+    bad_body = (f"<h1>{alarm[0]}</h1>\n" + "".join(f"<p>{line}.</p>\n" for line in alarm[1:])
+                + f"<p>Toll free: <b>{phone}</b></p>\n<script>\n{script}\n</script>")
+    calm = rng.sample([
+        "Find answers to common questions about your account", "Manage your subscription and billing",
+        "Update your software to get the latest features", "Our team is available Monday to Friday",
+        "Read the getting-started guide", "Track an order or request a return",
+    ], rng.randint(3, 5))
+    good_body = f"<h1>{title}</h1>\n" + "".join(f"<p>{line}.</p>\n" for line in calm) + \
+        f"<p>Customer line: {phone}</p>"
+    return "html", _page(title, bad_body), _page(title, good_body)
+
+
 def onenote_script(rng: random.Random) -> tuple[str, bytes, bytes]:
     guid = rng.randbytes(16)
     page = [text.lure(rng), "Double-click to view the document"]
@@ -197,7 +230,7 @@ def eml_attachment(rng: random.Random) -> tuple[str, bytes, bytes]:
 
 PAIRS: dict[str, Build] = {
     "doc_macro": doc_macro, "docm_macro": docm_macro, "xls_macro": xls_macro, "docx_remote": docx_remote,
-    "rtf_object": rtf_object, "pdf_action": pdf_action, "html_smuggle": html_smuggle,
+    "rtf_object": rtf_object, "pdf_action": pdf_action, "html_smuggle": html_smuggle, "html_scam": html_scam,
     "onenote_script": onenote_script, "eml_attachment": eml_attachment,
 }
 

@@ -179,3 +179,40 @@ def test_object_tags_eval_and_long_strings_measured():
                 f"<script>eval(\"{'a' * 2000}\");</script>")
     assert feat(node, "objects") == 1 and feat(node, "activex") >= 1
     assert feat(node, "evals") == 1 and feat(node, "longest_string_log2") > 10
+
+
+SCAM = ('<h1>Windows Defender Security Alert</h1><p>Your computer has been blocked. Trojan spyware '
+        'infection detected. Do not shut down your PC. Call Microsoft Support toll free: '
+        '1-888-555-0142</p><audio autoplay loop src="alarm.mp3"></audio>'
+        '<script>document.documentElement.requestFullscreen(); window.onbeforeunload = function () '
+        '{ return "x"; }; history.pushState(null, "", location.href); alert("Virus detected");'
+        'alert("Call now");</script>')
+
+
+def test_tech_support_scam_page_is_named_with_its_pressure_and_wording():
+    node = scan(SCAM)
+    assert "HTML_SUPPORT_SCAM" in rules(node)
+    assert feat(node, "fullscreen") == 1 and feat(node, "support_phones") == 1
+    assert feat(node, "navigation_traps") >= 2 and feat(node, "dialogs") == 2
+    assert feat(node, "alarm_audio") == 1 and feat(node, "alarm_words") >= 5
+
+
+def test_a_shop_contact_line_or_a_video_page_is_not_a_scam():
+    shop = scan("<p>Questions about your order? Call our customer line at 1-800-555-0199, Monday to Friday."
+                "</p><p>Our antivirus bundle protects against malware.</p>")
+    video = scan('<video id="v"></video><script>document.getElementById("v").requestFullscreen();'
+                 'new Audio("click.mp3").play();</script><p>Watch the trailer</p>')
+    for node in (shop, video):
+        assert "HTML_SUPPORT_SCAM" not in rules(node)
+    assert feat(shop, "support_phones") == 1 and feat(video, "fullscreen") == 1
+
+
+def test_scam_pairs_differ_in_the_scam_only():
+    import random
+
+    from maldoc.samples.pairs import html_scam
+
+    for i in range(10):
+        _fmt, bad, good = html_scam(random.Random(f"scam/{i}"))
+        assert "HTML_SUPPORT_SCAM" in rules(analyze(bad, "alert.html"))
+        assert "HTML_SUPPORT_SCAM" not in rules(analyze(good, "help.html"))
