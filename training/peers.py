@@ -160,9 +160,13 @@ def _task(path: str) -> dict[str, tuple[bool, float]]:
 
 def _cache_path(cache_dir: str | Path) -> Path:
     """Peers' alerts depend on the file and the peers' code only: one file per oletools version."""
-    import oletools
+    from importlib.metadata import PackageNotFoundError, version
 
-    return Path(cache_dir) / f"peers-{getattr(oletools, '__version__', 'unknown')}-{'-'.join(RULES)}.parquet"
+    try:
+        tag = version("oletools")
+    except PackageNotFoundError:
+        tag = "unknown"
+    return Path(cache_dir) / f"peers-{tag}-{'-'.join(RULES)}.parquet"
 
 
 def run_peers(items: list, model: pd.DataFrame | None = None, jobs: int | None = None,
