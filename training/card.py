@@ -39,7 +39,8 @@ def ooc_lines(m: dict, rules: dict | None, peers: dict | None = None) -> list[st
     """The card's lead: out-of-collection figures, the rule scorer and the field's rules beside them."""
     lines = ["## Out of collection (files scored by a model that never saw their collection)", "",
              f"{m.get('positives', '?')} malicious and {m.get('negatives', '?')} benign files; thresholds set per fold "
-             "on the fold's own held-out benign files. TPR at realised FPR:", "",
+             "on the fold's own held-out benign files; files on which a certain indicator fired count as flagged "
+             "(benign ones too), as the product labels them. TPR at realised FPR:", "",
              "| model | ROC AUC (per fold) | at FPR 0.1 % | at 0.5 % | at 1 % |", "|---|---|---|---|---|",
              f"| lightgbm | {_f(m.get('roc_auc'))} | " + " | ".join(_at(m.get("at", {}).get(f)) for f in FPRS) + " |"]
     if rules:

@@ -194,10 +194,14 @@ def evaluate_bundle(bundle, table) -> dict:
             np.unique(full.y[~seen_file])) == 2 else full
         headline = "in collection (no unseen collection holds both labels)"
         warnings.append(f"figures are {headline}: they do not predict unseen collections")
+    from maldoc.training.ooc import certain_rows
+
     y = sub.y
-    scores = verdict_scores(bundle.predict_rows, sub)
+    certain = certain_rows(sub.meta)  # the product labels these malicious whatever the score (maldoc.policy)
+    model_scores = verdict_scores(bundle.predict_rows, sub)
+    scores = np.where(certain, 1.0, model_scores)
     t = bundle.threshold
-    rules = sub.meta["rule_score"].to_numpy(float)
+    rules = np.where(certain, 1.0, sub.meta["rule_score"].to_numpy(float))
     lgbm = binary_metrics(y, scores, t)
     warnings += measurability_warnings(lgbm)
     result = {
@@ -210,7 +214,7 @@ def evaluate_bundle(bundle, table) -> dict:
         "models": {"lightgbm": lgbm, "rules": binary_metrics(y, rules, RULE_THRESHOLD)},
         "by_format": breakdown(sub.meta, y, scores, t, "format"),
         "by_source": breakdown(sub.meta, y, scores, t, "source_repo"),
-        "calibration": calibration(y, scores),
+        "calibration": calibration(y, model_scores),
         "misclassified": misclassified(sub.meta, y, scores, t, top_reasons(bundle, sub.X)),
         "failed_files": failed_files(table.meta),
     }

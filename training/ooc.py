@@ -123,7 +123,8 @@ def out_of_collection(table: FeatureTable, params, *, n_folds: int = 5, fit: Cal
 
     `rows` restricts the real rows used (the pseudo-holdout check keeps some collections out of
     everything); `fit(table, train_rows, params) -> booster` defaults to the product's LightGBM fit.
-    Returns `frame` (the held-out rows' meta with `fold`, `y`, `score`, `score_rules`), `folds`
+    Returns `frame` (the held-out rows' meta with `fold`, `y`, `score` (1.0 where a certain indicator
+    fired, as the product decides; the model's own in `score_model`), `score_rules`, `certain`), `folds`
     (collections and coverage per fold), `thresholds` (per fold and FPR) and `metrics`.
     """
     from maldoc.model import ModelBundle
@@ -149,8 +150,12 @@ def out_of_collection(table: FeatureTable, params, *, n_folds: int = 5, fit: Cal
             f"{len(folds.collections[k])} collections, {booster.current_iteration()} rounds")
         for gap in folds.coverage[k]:
             log(f"  fold {k + 1} trains on {gap}")
-    frame = meta.assign(fold=folds.fold, y=table.y[real], score=score, reasons=reasons,
-                        score_rules=table.meta["rule_score"].to_numpy(float)[real])
+    certain = certain_rows(meta)
+    rules = table.meta["rule_score"].to_numpy(float)[real]
+    # The product's decision, not the model's alone: a certain indicator labels a file malicious
+    # whatever it scores (`maldoc.policy`), so such files score 1.0 here, benign ones included.
+    frame = meta.assign(fold=folds.fold, y=table.y[real], score=np.where(certain, 1.0, score), score_model=score,
+                        reasons=reasons, certain=certain, score_rules=np.where(certain, 1.0, rules))
     metrics = ooc_metrics(frame)
     if folds.unit != "collection":
         metrics["warnings"].insert(0, "the corpus names too few collections (source_repo): folds hold files, not "
@@ -160,6 +165,16 @@ def out_of_collection(table: FeatureTable, params, *, n_folds: int = 5, fit: Cal
                 for k, (c, v) in enumerate(zip(folds.collections, folds.coverage, strict=True))]
     return {"frame": frame, "unit": folds.unit, "folds": per_fold,
             "metrics": metrics, "n_folds": len(folds.collections)}
+
+
+def certain_rows(meta: pd.DataFrame) -> np.ndarray:
+    """Rows whose tree fired a catalogue rule of `verdict = "malicious"` (the policy's certain indicators)."""
+    from maldoc import catalogue
+
+    certain = {r.id for r in catalogue.RULES.values() if r.verdict == "malicious"}
+    if "findings" not in meta:
+        return np.zeros(len(meta), bool)
+    return np.array([bool(certain.intersection(str(f).split(","))) for f in meta["findings"].fillna("")], bool)
 
 
 def fold_thresholds(frame: pd.DataFrame, fpr: float, score: str = "score") -> dict[int, float]:

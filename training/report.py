@@ -106,7 +106,9 @@ def ooc_blocks(ooc: dict, peers: dict | None = None) -> list[Block]:
         ("p", f"Every file below was scored by a model that never saw its collection (`source_repo`): "
               f"{ooc.get('n_folds', len(ooc.get('folds', [])))} folds of whole collections, synthetic files training "
               "every fold and never scored. Thresholds are set per fold on that fold's own held-out benign "
-              "scores and the counts added up; ROC AUC (per fold) sets each malicious file against its own "
+              "scores and the counts added up; a file on which a certain indicator fired (a catalogue rule of "
+              "`verdict = \"malicious\"`) counts as flagged, benign ones included, as the product labels it. "
+              "ROC AUC (per fold) sets each malicious file against its own "
               "fold's benign files, the pooled AUC mixes the folds' score scales. "
               f"{m['positives']} malicious and {m['negatives']} benign files."),
         ("table", (head, rows)),

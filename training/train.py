@@ -289,7 +289,7 @@ def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=
     if keep_frame:
         report["ooc_frame"] = frame
     y_ooc, s_ooc = frame["y"].to_numpy(), frame["score"].to_numpy()
-    report["calibration"] = calibration(y_ooc, s_ooc)
+    report["calibration"] = calibration(y_ooc, frame["score_model"].to_numpy())  # the model's own scores
     report["misclassified"] = misclassified(frame, y_ooc, s_ooc, threshold, frame["reasons"].tolist())
     if params.loco:
         report["leave_one_source_out"] = leave_one_source_out(table, params, threshold, log=log)

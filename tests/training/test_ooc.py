@@ -82,3 +82,24 @@ def test_operating_point_is_the_median_of_the_fold_thresholds():
     assert per_fold[0] <= point["malicious"] <= per_fold[-1]
     assert point["suspicious"] <= point["malicious"]
     assert not math.isnan(point["suspicious"])
+
+
+def test_certain_indicators_count_as_flagged_as_the_product_decides(table_factory):
+    """A file whose tree fired a `verdict = "malicious"` rule scores 1.0 out of collection (benign
+    ones too: they are the product's false positives); the model's own score is kept beside it."""
+    from maldoc.training.ooc import certain_rows, out_of_collection
+    from maldoc.training.train import TrainParams
+
+    table = table_factory(n=160, seed=3, n_sources=4)
+    ben = int(np.flatnonzero(table.y == 0)[0])
+    mal = int(np.flatnonzero(table.y == 1)[0])
+    table.meta.loc[ben, "findings"] = "PDF_JAVASCRIPT,RTF_OLE2LINK"  # RTF_OLE2LINK: verdict = "malicious"
+    table.meta.loc[mal, "findings"] = "CORE_EXECUTABLE_PAYLOAD"
+    assert certain_rows(table.meta).sum() == 2
+    frame = out_of_collection(table, TrainParams(max_rounds=30), n_folds=2, with_reasons=False,
+                              log=lambda _m: None)["frame"]
+    rows = frame.set_index("sha256")
+    for i in (ben, mal):
+        row = rows.loc[table.meta["sha256"].iloc[i]]
+        assert row["certain"] and row["score"] == 1.0 and row["score_rules"] == 1.0
+        assert row["score_model"] < 1.0
