@@ -78,7 +78,7 @@ class Actions:
 
 class PdfExtractor(Extractor):
     name = "pdf"
-    version = 4
+    version = 5
     detects = (TypeSpec("pdf", filetype.is_pdf, 40, "pdf", "PDF document"),)
     file_types = frozenset({FileType.PDF})
     features = (
@@ -99,7 +99,7 @@ class PdfExtractor(Extractor):
         "PDF_LAUNCH", "PDF_LAUNCH_COMMAND", "PDF_EMBEDDED_FILE", "PDF_EMBEDDED_FILE_OPENED",
         "PDF_OBFUSCATED_NAME", "PDF_AUTO_URI", "PDF_SUBMITFORM", "PDF_GOTO_REMOTE", "PDF_RICHMEDIA",
         "PDF_JBIG2", "PDF_XFA_SCRIPT", "PDF_HEADER_OFFSET", "PDF_DATA_AFTER_EOF", "PDF_MALFORMED",
-        "PDF_ENCRYPTED", "PDF_LINK_LURE", "PDF_XFA_TIFF",
+        "PDF_ENCRYPTED", "PDF_LINK_LURE", "PDF_XFA_TIFF", "PDF_AUTO_JS_EXPLOIT",
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -126,6 +126,10 @@ class PdfExtractor(Extractor):
         self._report(acts, doc, raw, sample, ctx, out)
         if doc.stopped or doc.skipped or acts.nodes > MAX_NODES:
             self._raw_fallback(raw, [data, *doc.objstm_data], ctx, out, where)
+        fired = {x.rule_id for x in out.findings}
+        exploit = sorted(fired & {"PDF_JS_EXPLOIT_API", "PDF_JS_OBFUSCATED", "PDF_JS_SHELLCODE"})
+        if "PDF_AUTO_JAVASCRIPT" in fired and exploit:
+            out.add("PDF_AUTO_JS_EXPLOIT", "JavaScript run on open with " + ", ".join(exploit), where)
 
     # --- raw structure -----------------------------------------------------------------------
     @staticmethod

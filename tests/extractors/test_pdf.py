@@ -456,3 +456,23 @@ def test_xfa_tiff_is_found_even_in_a_packet_the_xfa_entry_does_not_name():
     assert "PDF_XFA_TIFF" in rules(node)
     plain = scan(doc(b"/AcroForm << /XFA 4 0 R >>", b"", stream(b"", xdp.replace(b"image/tif", b"image/png"), True)))
     assert feats(plain)["pdf.xfa_tiff"] == 0 and "PDF_XFA_TIFF" not in rules(plain)
+
+
+def test_auto_run_javascript_with_exploit_markers_is_a_certain_indicator():
+    import random
+
+    from maldoc import catalogue
+    from maldoc.engine import analyze
+    from maldoc.samples.pairs import pdf_action
+
+    assert catalogue.get("PDF_AUTO_JS_EXPLOIT").verdict == "malicious"
+    hits = 0
+    for i in range(40):
+        _fmt, bad, good = pdf_action(random.Random(i))
+        fired = {f.rule_id for f in analyze(bad, "a.pdf").result.findings}
+        if "PDF_AUTO_JS_EXPLOIT" in fired:
+            hits += 1
+            assert "PDF_AUTO_JAVASCRIPT" in fired
+            assert fired & {"PDF_JS_EXPLOIT_API", "PDF_JS_OBFUSCATED", "PDF_JS_SHELLCODE"}
+        assert "PDF_AUTO_JS_EXPLOIT" not in {f.rule_id for f in analyze(good, "b.pdf").result.findings}
+    assert hits
