@@ -19,8 +19,9 @@ from maldoc import __version__
 from maldoc.engine import QueueFull
 from maldoc.pool import TaskFn, analyze_task
 
-from . import routes_feedback, routes_health, routes_model, routes_scan
+from . import routes_feedback, routes_health, routes_model, routes_scan, routes_verdicts
 from .body import BodyError
+from .docs import install_docs
 from .framing import FramingMiddleware
 from .metrics import MetricsMiddleware
 from .requestid import RequestIdMiddleware
@@ -34,7 +35,9 @@ DESCRIPTION = """Static analysis of e-mail attachments for mail gateways.
 Send each attachment to `POST /v1/scan`, or the whole message to `POST /v1/scan/email`, and act on
 `decision`: `malicious`, `suspicious`, `clean`, or `error` (the analysis could not complete; with
 `MALDOC_FAIL_MODE=open` or `closed` the service answers `clean` or `malicious` instead).
-Identical files are answered from a verdict cache. Nothing sent is written to disk or logged.
+Passwords for encrypted attachments go in repeated `password` form fields or `X-Maldoc-Password`
+headers. Identical files are answered from a verdict cache, which `GET /v1/verdicts/{sha256}`
+also answers from. Nothing sent is written to disk or logged.
 """
 
 
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
             await service.stop()
 
     app = FastAPI(title="maldoc scanning service", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # the docs pages: offline ones, below
     app.state.service = service
     app.add_middleware(FramingMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outside the framing checks: their refusals carry the id too
@@ -86,6 +89,8 @@ def create_app(settings: Settings | None = None, *, task: TaskFn = analyze_task)
     app.include_router(routes_model.router)
     app.include_router(routes_health.router)
     app.include_router(routes_feedback.router)
+    app.include_router(routes_verdicts.router)
+    install_docs(app)
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, exc: BodyError) -> JSONResponse:

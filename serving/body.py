@@ -25,7 +25,8 @@ from starlette.requests import ClientDisconnect
 from .names import content_disposition
 
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the one file
-MAX_PARTS = 8  # a scan request carries one file and maybe a few small fields
+MAX_PARTS = 16  # a scan request carries one file and a few small fields (passwords)
+MAX_FIELD_BYTES = 4096  # one non-file field (a password): small, whatever the file limit
 MAX_PART_HEADER = 8 * 1024  # one part header line (Content-Disposition with a long file name)
 MAX_PART_HEADERS = 16
 
@@ -53,6 +54,7 @@ class _Unbounded:
 class Upload:
     data: bytes
     filename: str
+    fields: dict[str, list[bytes]]  # the other, non-file parts, by name
 
 
 def _too_large(limit: int) -> BodyError:
@@ -175,7 +177,8 @@ class _Collector:
 
 async def read_upload(request, limit: int, field: str = "file", *, ticket: _Ticket | None = None,
                       timeout_s: float | None = None) -> Upload:
-    """The one file of a multipart/form-data body (the part named `field`, or the only file part)."""
+    """The one file of a multipart/form-data body (the part named `field`, or the only file part),
+    and its other fields (`Upload.fields`, each at most MAX_FIELD_BYTES)."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if not boundary:
@@ -201,10 +204,15 @@ async def read_upload(request, limit: int, field: str = "file", *, ticket: _Tick
         raise BodyError(400, "malformed multipart body (boundaries or part headers do not parse)") from None
 
     files = []
+    fields: dict[str, list[bytes]] = {}
     for headers, data in collector.parts:
         name, filename = content_disposition(headers.get("content-disposition", b""))
         if name == field or filename is not None:
             files.append((name, filename or "", data))
+        elif name:
+            if len(data) > MAX_FIELD_BYTES:
+                raise BodyError(400, f"multipart body has a non-file field longer than {MAX_FIELD_BYTES} bytes")
+            fields.setdefault(name, []).append(bytes(data))
     named = [f for f in files if f[0] == field]
     chosen = named or files
     if not chosen:
@@ -212,4 +220,4 @@ async def read_upload(request, limit: int, field: str = "file", *, ticket: _Tick
     if len(chosen) > 1:
         raise BodyError(400, "multipart body has more than one file; send one file per request")
     _, filename, data = chosen[0]
-    return Upload(bytes(data), filename)
+    return Upload(bytes(data), filename, fields)

@@ -2,9 +2,11 @@
 
 Keyed by the input's sha256, the identity of the model that scored it (version, thresholds and
 the bundle's hashes: `Loaded.cache_id`), and everything else that can change the answer
-(options, limits, endpoint). Values are serialised verdicts (JSON bytes), so the in-process LRU
-is bounded by the bytes it really holds as well as by entries, and every hit decodes a fresh
-verdict that the request may rename without copying. A reload or rollback starts a new
+(options, limits, endpoint). A request's passwords change the answer (an encrypted archive opened
+or not), so they are in the key too, as an HMAC under the cache's secret, never in clear. Values
+are serialised verdicts (JSON bytes), so the in-process LRU is bounded by the bytes it really
+holds as well as by entries, and every hit decodes a fresh verdict that the request may rename
+without copying. A reload or rollback starts a new
 generation: the in-process entries are dropped (Redis keys carry the model's identity, so
 replicas keep sharing what is still valid).
 
@@ -40,9 +42,25 @@ MAX_ENTRY_SHARE = 4  # one verdict may take at most 1/4 of the in-process cache'
 IN_THREAD = 1 << 20  # HMAC larger entries off the event loop
 
 
-def cache_key(sha256: str, model_id: str, options: Options, limits: Limits, kind: str) -> str:
-    """`model_id` is `Loaded.cache_id`; every option and limit is in the key, by name."""
-    extra = json.dumps({"options": asdict(options), "limits": limits.as_dict(), "kind": kind,
+_PROCESS_SECRET = secrets.token_bytes(32)  # for keys built without a cache's own secret
+
+
+def password_tag(passwords: tuple[str, ...], secret: bytes) -> str:
+    """What stands for the passwords in a key: an HMAC of them, in order (the order they are tried),
+    so neither Redis keys nor a dump of them can be turned back into the passwords."""
+    if not passwords:
+        return ""
+    text = "\0".join(passwords).encode("utf-8", "surrogatepass")
+    return hmac.new(secret, b"maldoc-passwords\0" + text, hashlib.sha256).hexdigest()
+
+
+def cache_key(sha256: str, model_id: str, options: Options, limits: Limits, kind: str, *,
+              secret: bytes | None = None) -> str:
+    """`model_id` is `Loaded.cache_id`; every option and limit is in the key, by name. The passwords
+    are in it as an HMAC under `secret` (the cache's `secret`; a per-process one when None)."""
+    opts = asdict(options)
+    opts["passwords"] = password_tag(options.passwords, secret or _PROCESS_SECRET)
+    extra = json.dumps({"options": opts, "limits": limits.as_dict(), "kind": kind,
                         "maldoc": __version__, "schema": SCHEMA.hash}, sort_keys=True, default=str)
     digest = hashlib.sha256(extra.encode()).hexdigest()[:24]
     return f"maldoc:v{KEY_VERSION}:{sha256}:{model_id}:{digest}"
@@ -50,6 +68,7 @@ def cache_key(sha256: str, model_id: str, options: Options, limits: Limits, kind
 
 class VerdictCache(Protocol):
     backend: str
+    secret: bytes  # keys the password HMAC of `cache_key`; the same in every replica sharing a Redis
 
     async def get(self, key: str) -> bytes | None: ...
 
@@ -70,6 +89,7 @@ class LRUCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.generation = 0
+        self.secret = secrets.token_bytes(32)  # in-process entries only: any secret of this process will do
         self._items: OrderedDict[str, bytes] = OrderedDict()
 
     def __len__(self) -> int:
@@ -144,7 +164,8 @@ class RedisCache:
         self.client = client
         self.ttl_s = ttl_s
         self.local = local if local is not None else LRUCache(local_size)
-        self.sealer = Sealer(hmac_key or secrets.token_bytes(32))
+        self.secret = hmac_key or secrets.token_bytes(32)
+        self.sealer = Sealer(self.secret)
         self.retry_s = retry_s
         self._down_until = 0.0  # monotonic time before which Redis is not tried
         self._last_bad_entry = 0.0
@@ -226,6 +247,7 @@ class RedisCache:
 
 class NoCache:
     backend = "none"
+    secret = _PROCESS_SECRET
 
     async def get(self, key: str) -> bytes | None:
         return None

@@ -170,7 +170,7 @@ class Service:
         failure: Failure | None = None
         cached = False
         try:
-            key = cache_key(digest, loaded.cache_id, options, self.limits, kind)
+            key = cache_key(digest, loaded.cache_id, options, self.limits, kind, secret=self.cache.secret)
             blob = await self.cache.get(key)
             if blob is not None:
                 verdict = await asyncio.to_thread(_decode, blob, name)
