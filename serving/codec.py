@@ -25,9 +25,25 @@ def pack(verdict: Verdict) -> bytes:
     return "\n".join(lines).encode()
 
 
+def renamed(text: str, old: str, new: str) -> str:
+    """`text` with a leading `old` (the first sender's name, alone or before ' > ' or ':') as `new`."""
+    if old and text.startswith(old) and (len(text) == len(old) or text[len(old)] in " :"):
+        return new + text[len(old):]
+    return text
+
+
+def _rename_texts(node: Verdict, old: str, new: str) -> None:
+    """Where a node names the file it was first sent as: findings' and reasons' locations, errors."""
+    for item in (*node.findings, *node.reasons):
+        item.location = renamed(item.location, old, new)
+    node.errors = [renamed(e, old, new) for e in node.errors]
+
+
 def unpack(blob: bytes, name: str | None = None) -> Verdict:
-    """The verdict `pack` made; with `name`, shown under that name (the path prefix of every node).
-    Raises ValueError (pydantic's ValidationError is one) on anything else."""
+    """The verdict `pack` made; with `name`, shown under that name (the path of every node, and the
+    locations and errors that name the file), so a cached verdict never shows the name another
+    client sent the same bytes under. Raises ValueError (pydantic's ValidationError is one) on
+    anything else."""
     root: Verdict | None = None
     stack: list[list] = []  # [node, children still to attach]
     old = new = ""
@@ -43,6 +59,7 @@ def unpack(blob: bytes, name: str | None = None) -> Verdict:
             if name is not None and name != node.name:
                 new = name
                 node.path, node.name = name, name
+                _rename_texts(node, old, new)
         else:
             if not stack:
                 raise ValueError("more nodes than the tree holds")
@@ -55,6 +72,7 @@ def unpack(blob: bytes, name: str | None = None) -> Verdict:
                 prefix = old + " > "
                 rest = node.path[len(prefix):] if old and node.path.startswith(prefix) else node.path
                 node.path = f"{new} > {rest}"
+                _rename_texts(node, old, new)
         if wanted:
             stack.append([node, wanted])
     if root is None or stack:

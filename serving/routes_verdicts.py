@@ -40,28 +40,12 @@ RESPONSES = {
 }
 
 
-def _renamed(text: str, old: str, new: str) -> str:
-    """`text` with a leading `old` (the first sender's name, alone or before ' > ' or ':') as `new`."""
-    if old and text.startswith(old) and (len(text) == len(old) or text[len(old)] in " :"):
-        return new + text[len(old):]
-    return text
-
-
 def _decode(blob: bytes, name: str) -> Verdict | None:
-    """The cached verdict shown under `name`: its paths, and the findings' locations and errors
-    that start with the name it was first sent under."""
+    """The cached verdict shown under `name` (its sha256): paths, locations and errors renamed."""
     try:
-        verdict = unpack(blob)
+        return unpack(blob, name)
     except ValueError:  # pydantic's ValidationError is one: an entry another version wrote
         return None
-    old = verdict.path
-    for node in verdict.walk():
-        node.path = _renamed(node.path, old, name)
-        for item in (*node.findings, *node.reasons):
-            item.location = _renamed(item.location, old, name)
-        node.errors = [_renamed(e, old, name) for e in node.errors]
-    verdict.name = verdict.path = name
-    return verdict
 
 
 async def cached(service: Service, digest: str) -> tuple[str, Verdict] | None:

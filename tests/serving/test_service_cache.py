@@ -221,3 +221,17 @@ def test_codec_round_trips_a_verdict_node_by_node():
     for broken in (pack(verdict)[:-5], pack(verdict).split(b"\n", 1)[0], b"", b"x {}"):
         with pytest.raises(ValueError):
             unpack(broken)
+
+
+def test_a_cache_hit_never_shows_the_first_senders_file_name():
+    """Findings' and reasons' locations and error lines name the file too: renamed with the paths."""
+    from maldoc.serving.codec import pack, unpack
+
+    verdict = _tree()
+    nodes = list(verdict.walk())
+    assert any(f.location.startswith("mail.eml") for n in nodes for f in n.findings), "the tree names its file"
+    nodes[-1].errors = ["mail.eml > x: parser failed (ValueError)"]
+    shown = unpack(pack(verdict), "other.eml")
+    texts = [t for n in shown.walk() for t in (*(f.location for f in (*n.findings, *n.reasons)), *n.errors, n.path)]
+    assert texts and not any("mail.eml" in t for t in texts)
+    assert any(t.startswith("other.eml") for n in shown.walk() for t in (f.location for f in n.findings))
