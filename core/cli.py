@@ -189,7 +189,17 @@ def _version_text() -> str:
     return f"maldoc {__version__}\nfeature schema {SCHEMA.id} ({len(SCHEMA)} features)\nmodel {model}"
 
 
-def build_parser() -> argparse.ArgumentParser:
+BUILTIN_COMMANDS = frozenset({"scan", "features", "rules", "report", "demo"})
+
+
+def _command_of(argv: list[str] | None) -> str | None:
+    """The first word of `argv` that is not an option: the command, as argparse will see it."""
+    return next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None, *, lazy: bool = False) -> argparse.ArgumentParser:
+    """The whole command line. `lazy`: when `argv` names a built-in command, the subsystems' modules
+    (training, serving, pipeline: a third of a small scan's start-up) are not imported at all."""
     parser = argparse.ArgumentParser(prog="maldoc", description="Static detection of malicious e-mail attachments.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print versions of maldoc, schema and model")
@@ -242,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", metavar="BUNDLE")
     demo.set_defaults(func=_demo_command)
 
+    if lazy and _command_of(argv) in BUILTIN_COMMANDS:
+        return parser
     for module, extra in SUBCOMMANDS.items():
         _register(sub, module, extra)
     return parser
@@ -284,7 +296,7 @@ def _demo_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv, lazy=True)
     args = parser.parse_args(argv)
     if args.version:
         print(_version_text())

@@ -15,7 +15,6 @@ never import LightGBM.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import os
@@ -23,8 +22,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from maldoc.extractor import Options
 from maldoc.hashing import hashes
@@ -34,6 +32,12 @@ from maldoc.scoring import Scorer, build_verdict
 from maldoc.types import Flag, Node
 from maldoc.verdict import Verdict
 from maldoc.walk import analyze, failed_node
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+# asyncio and concurrent.futures are imported where the service's form needs them: a CLI scan of
+# one small file never pays for them at start-up.
 
 __all__ = ["Engine", "QueueFull", "analyze", "failed_node"]
 
@@ -149,7 +153,7 @@ class Engine:
             node = analyze(data, name, limits=self.limits, options=opts)
         else:
             node = self.pool.submit(data, name, opts).result()
-        node.hashes = digests or hashes(data)
+        node.hashes = digests or node.hashes or hashes(data)  # a worker's task hashes the input itself
         return node
 
     def verdict(self, node: Node, *, options: Options | None = None) -> Verdict:
@@ -183,13 +187,13 @@ class Engine:
                 # hard timeout and isolation without a pool's start-up.
                 from maldoc.pool import fork_analyze  # here: importing the engine never loads pebble
                 for key, load in items:
-                    data, digests = _loaded(_call(load))
+                    data, digests = _loaded(_call(load), hash_bytes=False)
                     if isinstance(data, str):
                         yield key, Unreadable(data)
                         continue
                     node = fork_analyze(data, _name(key), self.limits, self.options,
                                         **({"task": self._task} if self._task else {}))
-                    node.hashes = digests
+                    node.hashes = digests or node.hashes or hashes(data)
                     yield key, node
                 return
             window = max(2, self.pool.jobs * 2)  # keeps workers busy, memory bounded
@@ -203,19 +207,20 @@ class Engine:
                         exhausted = True
                         break
                     key, load = nxt
-                    data, digests = _loaded(_call(load))
+                    data, digests = _loaded(_call(load), hash_bytes=False)  # the worker hashes the bytes
                     if isinstance(data, str):
-                        pending.append((key, Unreadable(data), None))
+                        pending.append((key, Unreadable(data), None, None))
                     else:
-                        pending.append((key, self.pool.submit(data, _name(key)), digests))
+                        pending.append((key, self.pool.submit(data, _name(key)), digests, data))
                 if not pending:
                     break
-                key, job, digests = pending.popleft()
+                key, job, digests, data = pending.popleft()
                 if isinstance(job, Unreadable):
                     yield key, job
                 else:
                     node = job.result()
-                    node.hashes = digests
+                    # a killed or dead worker's node carries no hashes: computed here then
+                    node.hashes = digests or node.hashes or hashes(data)
                     yield key, node
                 if bar:
                     bar.advance()
@@ -245,6 +250,8 @@ class Engine:
 
     async def analyze_async(self, data: bytes, name: str, options: Options | None = None) -> Node:
         """Admit, hand to the pool, await the Node. Raises QueueFull. The event loop never scans."""
+        import asyncio
+
         if not self.admits(len(data)):
             raise QueueFull(self.retry_after())
         loop = asyncio.get_running_loop()
@@ -270,6 +277,8 @@ class Engine:
     async def verdict_async(self, node: Node, scorer: Scorer | None = None,
                             options: Options | None = None) -> Verdict:
         """Score off the event loop, in one dedicated thread (one LightGBM call per file, no lock needed)."""
+        import asyncio
+
         opts = options or self.options
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._scorer_thread(), lambda: build_verdict(
@@ -279,6 +288,8 @@ class Engine:
                          scorer: Scorer | None = None) -> tuple[Verdict, Node]:
         """Analyse and score within the per-scan deadline (`timeout_s`, scoring included): a tree whose
         scoring would run past it answers as timed out, with a verdict that says so."""
+        import asyncio
+
         started = time.monotonic()
         node = await self.analyze_async(data, name, options)
         left = self.limits.timeout_s + SCORE_GRACE_S - (time.monotonic() - started)
@@ -297,10 +308,14 @@ class Engine:
 
     def _scorer_thread(self) -> ThreadPoolExecutor:
         if self._scoring is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maldoc-score")
         return self._scoring
 
     async def warm_up_async(self) -> None:
+        import asyncio
+
         if self.in_process:
             return
         futures = [asyncio.wrap_future(self.pool.submit(*WARM_UP)) for _ in range(self.pool.jobs)]
@@ -319,12 +334,14 @@ def _call(load: Loader):
         return f"{getattr(exc, 'filename', None) or 'input'}: {exc.strerror or type(exc).__name__}"
 
 
-def _loaded(value) -> tuple[bytes | str, dict[str, str] | None]:
+def _loaded(value, *, hash_bytes: bool = True) -> tuple[bytes | str, dict[str, str] | None]:
+    """(bytes, hashes) of a loaded input; `hash_bytes=False` leaves whole-input bytes unhashed (None)
+    for a worker to hash. Hashes of an input over max_bytes (computed from disk) are always kept."""
     if isinstance(value, tuple):
         return value[0], value[1]
     if isinstance(value, str):
         return value, None
-    return value, hashes(value)
+    return value, hashes(value) if hash_bytes else None
 
 
 def _name(key) -> str:

@@ -10,13 +10,11 @@ parser cannot grow without bound.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 import os
 from collections.abc import Callable
 
-import pebble
-
 from maldoc.extractor import Options
+from maldoc.hashing import hashes
 from maldoc.limits import Limits, MiB
 from maldoc.types import Flag, Node
 from maldoc.walk import analyze, failed_node
@@ -42,7 +40,11 @@ def _init_worker(max_memory_mb: int) -> None:
 
 
 def analyze_task(data: bytes, name: str, limits: Limits, options: Options) -> Node:
-    return analyze(data, name, limits=limits, options=options)
+    node = analyze(data, name, limits=limits, options=options)
+    # The input's hashes (TLSH costs about as much as scoring) here, in the worker: the parent's one
+    # scoring thread, which every file of the service passes through, then only scores.
+    node.hashes = hashes(data)
+    return node
 
 
 def default_jobs() -> int:
@@ -63,11 +65,17 @@ class ScanPool:
         self.options = options or Options()
         self.jobs = jobs or default_jobs()
         self._task = task
+        import multiprocessing  # here, with pebble: a single input scanned by `fork_analyze` needs neither
+
+        import pebble
+
         context = multiprocessing.get_context("forkserver")
         self._pool = pebble.ProcessPool(max_workers=self.jobs, max_tasks=max_tasks, context=context,
                                         initializer=_init_worker, initargs=(self.limits.max_memory_mb,))
 
     def submit(self, data: bytes, name: str = "", options: Options | None = None) -> cf.Future:
+        import pebble
+
         result: cf.Future = cf.Future()
         opts = options or self.options
         inner = self._pool.schedule(self._task, args=(data, name, self.limits, opts),
