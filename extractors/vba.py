@@ -84,7 +84,7 @@ def _xml_projects(data: bytes, cap: int) -> list[tuple[str, bytes]]:
 
 class VbaExtractor(Extractor):
     name = "vba"
-    version = 2
+    version = 3
     detects = (TypeSpec("office_xml", filetype.is_office_xml, 50, "xml", "Word/Excel 2003 XML and Flat OPC"),)
     file_types = frozenset({FileType.OLE, FileType.OOXML, FileType.OFFICE_XML, FileType.MHTML})
     features = ("has_vba", "projects", "modules", "code_bytes_log2", "empty_modules", "pcode_only_modules",
