@@ -89,3 +89,89 @@ def find_passwords(text: str, limit: int = MAX_PASSWORDS) -> list[str]:
                 if len(found) >= limit:
                     return found
     return found
+
+
+# Lure wording of phishing mail, a bounded set in the languages of the mail maldoc sees most: each
+# entry one theme (account, credentials, money, shared files, delivery, urgency), several spellings.
+LURE_TERMS: dict[str, str] = {
+    "verify_account": r"verify (?:your )?(?:account|identity|e-?mail)|confirm (?:your )?(?:account|identity|details)|"
+                      r"verifi(?:que|car) (?:su|sua|seu) (?:cuenta|conta|cadastro)|v(?:é|e)rifiez votre compte|"
+                      r"best(?:ä|a)tigen sie (?:ihr|ihre)|conferma (?:il tuo|la tua) account",
+    "password_expiry": r"password (?:will )?expir\w*|(?:reset|update) (?:your )?password|"
+                       r"senha (?:expir\w*|bloquead\w*)|contrase(?:ñ|n)a (?:caduca|expira)\w*|"
+                       r"passwort (?:läuft|lauft) ab|mot de passe (?:expir\w*)",
+    "unusual_signin": r"unusual (?:sign-?in|activity|login)|suspicious (?:activity|sign-?in|login)|"
+                      r"new sign-?in|atividade suspeita|actividad (?:inusual|sospechosa)|activit(?:é|e) inhabituelle",
+    "account_locked": r"account (?:has been |will be )?(?:suspended|locked|disabled|limited|closed)|"
+                      r"conta (?:bloqueada|suspensa|desativada)|cuenta (?:bloqueada|suspendida)|"
+                      r"konto (?:gesperrt|eingeschränkt)|compte (?:suspendu|bloqu(?:é|e))",
+    "invoice": r"invoice|factura|fatura|rechnung|facture|fattura|boleto|nota fiscal",
+    "payment": r"payment|overdue|wire transfer|remittance|pagamento|pago pendiente|zahlung|paiement|"
+               r"pend(?:ê|e)ncia|d(?:é|e)bito",
+    "billing_update": r"update (?:your )?(?:payment|billing|card)|atualiz(?:e|ar) (?:seus|os) dados|"
+                      r"actualice sus datos|mettre (?:à|a) jour vos (?:informations|coordonn(?:é|e)es)",
+    "shared_document": r"shared (?:a )?(?:document|file|folder)s? with you|docusign|review (?:and|&) sign|"
+                       r"(?:view|open) (?:the )?(?:shared )?document|compartilhou|ha compartido|sharepoint|onedrive",
+    "mailbox": r"mailbox (?:is )?(?:full|quota)|storage (?:is )?full|quota exceeded|voicemail|"
+               r"caixa de (?:correio|entrada) (?:cheia|lotada)",
+    "delivery": r"(?:parcel|package|shipment) (?:could not|couldn't|was not) (?:be )?delivered|"
+                r"delivery (?:failed|attempt)|customs fee|encomenda|entrega (?:pendente|falhou)|paquete|colis",
+    "urgency": r"within 24 hours|within 48 hours|immediately|urgent|act now|final notice|last warning|"
+               r"em até 24 horas|urgente|dringend|imm(?:é|e)diatement",
+    "click_here": r"click (?:here|below|the link)|clique (?:aqui|no link)|haga clic|cliquez ici|klicken sie hier|"
+                  r"clicca qui",
+    "prize_refund": r"tax refund|you have won|claim your|reembolso|restitui(?:ç|c)(?:ã|a)o|pr(?:ê|e)mio|"
+                    r"gift card|cashback|saldo (?:dispon(?:í|i)vel|para)|valor dispon(?:í|i)vel|resgat(?:e|ar)|"
+                    r"pontos (?:expiram|acumulados)|cr(?:é|e)dito dispon(?:í|i)vel",
+}
+_LURE = re.compile("|".join(f"(?P<{name}>(?<!\\w)(?:{pattern}))" for name, pattern in LURE_TERMS.items()), re.I)
+MAX_LURE_CHARS = 200_000
+
+
+def lure_hits(text: str) -> tuple[set[str], int]:
+    """(themes of LURE_TERMS found, number of matches) in the first MAX_LURE_CHARS of `text`."""
+    themes: set[str] = set()
+    hits = 0
+    for m in _LURE.finditer(text[:MAX_LURE_CHARS]):
+        hits += 1
+        themes.add(m.lastgroup or "")
+    return themes, hits
+
+
+# Cyrillic and Greek letters drawn like Latin ones: "PаyPаl" with Cyrillic а passes word filters.
+# Folded to Latin before lure wording is matched; a word mixing both scripts is counted as a homoglyph.
+_CONFUSABLES = str.maketrans(
+    "аеорсуххіјѕԁһԛԝасеіорхуѕАВЕКМНОРСТХУІЈЅɡɑοντρκιαυϲΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxxijsdhqwaceiopxysABEKMHOPCTXYIJSgaovtpkiaucABEZHIKMNOPTYX",
+)
+_WORD = re.compile(r"[^\W\d_]{3,40}")
+MAX_WORDS = 50_000
+
+
+def fold_confusables(text: str) -> str:
+    """`text` with Cyrillic/Greek look-alikes of Latin letters replaced by the Latin letters."""
+    return text.translate(_CONFUSABLES)
+
+
+def _script(c: str) -> str:
+    o = ord(c)
+    if o < 0x250:
+        return "latin"
+    if 0x370 <= o < 0x400:
+        return "greek"
+    if 0x400 <= o < 0x530:
+        return "cyrillic"
+    return "other"
+
+
+def mixed_script_words(text: str) -> tuple[int, int]:
+    """(words mixing Latin with Cyrillic or Greek letters, words) among the first MAX_WORDS words."""
+    mixed = words = 0
+    for m in _WORD.finditer(text):
+        words += 1
+        if words > MAX_WORDS:
+            break
+        scripts = {_script(c) for c in m.group()}
+        if "latin" in scripts and scripts & {"greek", "cyrillic"}:
+            mixed += 1
+    return mixed, words

@@ -158,6 +158,7 @@ OLEVBA_AUTOEXEC = _olevba_alternation("AUTOEXEC_KEYWORDS")
 
 STRING_RE = re.compile(r'"((?:[^"\r\n]|"")*)"')
 COMMENT_LINE_RE = _lc(r"^\s*(?:'|Rem\b)", "(?m)")
+COMMENT_BODY_RE = _lc(r"^\s*(?:'|Rem\b).*$", "(?m)")
 ATTRIBUTE_LINE_RE = re.compile(r"(?im)^\s*Attribute\s+VB_\w+.*$")
 CHR_RE = _lc(r"\bChr[BW]?\$?\s*\(")
 ASC_RE = _lc(r"\bAsc[BW]?\s*\(")
@@ -171,6 +172,45 @@ IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{3,}\b")
 HEX_STRING_RE = re.compile(r"^(?:[0-9A-Fa-f]{2}){8,}$")
 BASE64_STRING_RE = re.compile(r"^(?=[A-Za-z0-9+/]*[G-Zg-z])[A-Za-z0-9+/]{20,}={0,2}$")
 LINE_CONT_RE = re.compile(r"[ \t]_\r?\n")
+
+# Literal pieces in source order: string literals and Chr(number) calls, so that "WScr" & "ipt.Shell"
+# and Chr(87) & Chr(83) & ... read as the text they build (no evaluation: only constants are joined).
+PIECE_RE = _lc(r'"((?:[^"\r\n]|"")*)"|\bchr[bw]?\$?\s*\(\s*(\d{1,5})\s*\)')
+CONCAT_GAP_RE = re.compile(r"^\s*[&+]\s*$")
+MAX_PIECES = 200_000
+REPLACE_NEST_RE = _lc(r"(?:\breplace\s*\(\s*){2,}")
+DYNAMIC_OBJECT_RE = _lc(r"\b(?:CreateObject|GetObject)\s*\(\s*(?![\s\"])")
+WMI_CREATE_RE = _lc(r"\.create\b|\.exec(?:method|query)?\b|\.spawninstance_")
+# Process start, tighter than mraptor's execute table (which counts every `Call` and `CreateObject`, so
+# benign macros match it): Shell in all its spellings (VBA.Shell, Shell#, [Shell]), `.Run` with a hidden
+# window, the Win32/COM launchers, interpreters by name.
+EXEC_RE = _lc(r"(?<!\w)\[?shell\]?[#%$&!@]?\s*(?:\(|[ \t]+(?!as\b)[\"\w(&])|"
+              r"\.run\b[^\n]{0,300}?,\s*(?:0|vbhide)\b|\bshellexecute(?:ex)?[aw]?\b|\bwinexec\b|"
+              r"\bcreateprocess[aw]?\b|\bcmd(?:\.exe)?\s*/[ck]\b|\bmshta\b|\brundll32\b|\bregsvr32\b|"
+              r"\bwscript\.exe\b|\bcscript\b|\bpowershell\b|\binvokeverb(?:ex)?\b|\bmacscript\b")
+# Win32_Process.Create(command, folder, startup, pid) on a moniker's object: four plain arguments, often with
+# the moniker and class names built elsewhere (`X(Y("a:b")).Create(c, d, e, f)`).
+WMI_CREATE4_RE = _lc(r"\)\s*\.create\s*\((?:\s*[\w.]+\s*,){3}\s*[\w.]+\s*\)")
+# CallByName with a method name built from pieces ("She" & "llExe" & Chr(n) & "ute"): a hidden call.
+HIDDEN_METHOD_RE = _lc(r"\bshell|\bexec|\brun\b|\bcreate\b")
+# Triggers that fire when a document opens or closes; a class or form's own Initialize does not.
+NOT_DOCUMENT_TRIGGERS = ("class_initialize", "userform_initialize")
+# The COM objects and monikers droppers start, named one by one: each its own feature.
+# (name, substrings one of which must be present, pattern): the substring test skips the regex pass.
+OBJECTS: tuple[tuple[str, tuple[str, ...], LazyPattern], ...] = (
+    ("wscript_shell", ("wscript.shell",), _lc(r"\bwscript\.shell\b")),
+    ("shell_application", ("shell.application",), _lc(r"\bshell\.application\b")),
+    ("xmlhttp", ("xmlhttp", "winhttp"),
+     _lc(r"\b(?:msxml2\.(?:server)?xmlhttp|microsoft\.xmlhttp|winhttp\.winhttprequest)")),
+    ("adodb_stream", ("adodb.stream",), _lc(r"\badodb\.stream\b")),
+    ("wmi", ("winmgmts", "swbemlocator", "win32_process"),
+     _lc(r"\bwinmgmts\b|\bwbemscripting\.swbemlocator\b|\bwin32_process\b")),
+    ("filesystem", ("filesystemobject",), _lc(r"\bscripting\.filesystemobject\b")),
+)
+# Words a macro hides when it builds strings: found only in the joined pieces, never in the source text.
+HIDDEN_WORDS = _lc(r"\b(?:wscript\.shell|shell\.application|msxml2|xmlhttp|adodb\.stream|winmgmts|win32_process|"
+                   r"powershell|cmd(?:\.exe)?|mshta|rundll32|regsvr32|certutil|bitsadmin|urldownloadtofile|"
+                   r"https?://|\.exe\b|\.dll\b|\.hta\b|\.vbs\b|\.ps1\b)")
 VOWELS = frozenset("aeiouyAEIOUY")
 
 # Words too common in VBA to tell anything about naming (keywords, common API).
@@ -222,6 +262,89 @@ def _decoded_strings(strings: list[str], reverse: bool) -> str:
         if reverse and len(s) >= 4:
             parts.append(s[::-1])
     return "\n".join(parts)
+
+
+def _pieces(body: str, lbody: str) -> tuple[str, int]:
+    """(the text that literals and Chr() calls joined by & or + build, one line per expression, in source
+    order; the longest Chr() chain)."""
+    out: list[str] = []
+    chain = longest = 0
+    last_end = -1
+    for i, m in enumerate(PIECE_RE.finditer(lbody)):
+        if i >= MAX_PIECES:
+            break
+        joined = last_end >= 0 and CONCAT_GAP_RE.match(lbody[last_end:m.start()]) is not None
+        if not joined:
+            out.append("\n")  # pieces of different expressions stay apart
+        if m.group(2) is not None:
+            code = int(m.group(2))
+            out.append(chr(code) if code < 0x110000 else "")
+            chain = chain + 1 if joined and chain else 1
+            longest = max(longest, chain)
+        else:
+            out.append(body[m.start(1):m.end(1)].replace('""', '"') if len(body) == len(lbody) else m.group(1))
+            chain = 0
+        last_end = m.end()
+    return "".join(out), longest
+
+
+def _semantic(f: dict[str, float], result: Analysis, body: str, lbody: str, lscanned: str, raptor,
+              kb: float, strings: list[str], triggers: list[str]) -> None:
+    """What the macro does, as 0/1 features and their combinations (mraptor's A/W/X, split by kind),
+    read from the source, its decoded literals and the text its string pieces build."""
+    joined, chr_chain = _pieces(body, lbody)
+    ljoined = joined.lower()
+    for name, keys, pattern in OBJECTS:
+        present = any(k in lscanned or k in ljoined for k in keys)
+        f[f"obj_{name}"] = float(present and bool(pattern.search(lscanned) or pattern.search(ljoined)))
+    # A word is hidden when the pieces build it and the source never spells it (a substring test).
+    hidden = {m.group() for m in HIDDEN_WORDS.finditer(ljoined)}
+    hidden = {w for w in hidden if w not in lbody}
+    f["hidden_keywords"] = float(len(hidden))
+    auto = any(t.lower() not in NOT_DOCUMENT_TRIGGERS for t in triggers)
+    code_only = COMMENT_BODY_RE.sub("", lscanned) if "'" in lscanned or "rem" in lscanned else lscanned
+    wmi_exec = (bool(f["obj_wmi"]) and bool(WMI_CREATE_RE.search(code_only))) or \
+        (".create" in code_only and bool(WMI_CREATE4_RE.search(code_only)))
+    hidden_call = "callbyname" in code_only and bool(HIDDEN_METHOD_RE.search(ljoined))
+    downloads = bool(f["kw_download"] or f["obj_xmlhttp"])
+    executes = bool(EXEC_RE.search(code_only) or EXEC_RE.search(ljoined) or wmi_exec or hidden_call
+                    or f["obj_wscript_shell"] or f["obj_shell_application"])
+    # mraptor's write table (oletools) over the source and over the text the string pieces build.
+    writes = bool(raptor.write or f["obj_adodb_stream"] or olecompat.mraptor.re_write.search(ljoined))
+    f["downloads"] = float(downloads)
+    f["executes"] = float(executes)
+    f["writes"] = float(writes)
+    f["wmi_exec"] = float(wmi_exec)
+    f["autoexec_and_download"] = float(auto and downloads)
+    f["autoexec_and_exec"] = float(auto and executes)
+    f["autoexec_and_write"] = float(auto and writes)
+    f["autoexec_and_wmi"] = float(auto and bool(f["obj_wmi"]))
+    f["autoexec_and_shell_object"] = float(auto and bool(f["obj_wscript_shell"] or f["obj_shell_application"]))
+    f["download_and_exec"] = float(downloads and (executes or writes))
+    f["autoexec_download_exec"] = float(auto and downloads and (executes or writes))
+    # String obfuscation, by code size (a raw count would only say how long the project is).
+    decoders = (f["chr_calls"] + f["strreverse_calls"] + f["replace_calls"] + f["mid_calls"] + f["split_calls"]
+                + f["asc_calls"] + f["kw_callbyname"])
+    f["decoder_calls_per_kb"] = decoders / kb
+    f["strreverse_per_kb"] = f["strreverse_calls"] / kb
+    f["replace_per_kb"] = f["replace_calls"] / kb
+    f["chr_chain_max"] = float(chr_chain)
+    nests = REPLACE_NEST_RE.finditer(lbody) if f["replace_calls"] >= 2 else ()
+    f["replace_nesting"] = float(max((m.group().count("(") for m in nests), default=0))
+    encoded = [s for s in strings if HEX_STRING_RE.match(s) or (len(s) >= 20 and BASE64_STRING_RE.match(s))]
+    f["encoded_literal_max"] = float(max(map(len, encoded), default=0))
+    total = sum(map(len, strings))
+    f["encoded_literal_ratio"] = sum(map(len, encoded)) / total if total else 0.0
+    f["dynamic_objects"] = float(len(DYNAMIC_OBJECT_RE.findall(lbody))) if "object" in lbody else 0.0
+    f["environ_per_kb"] = f["kw_environ"] / kb
+    if auto and executes:
+        result.findings.append(("VBA_AUTOEXEC_EXECUTE", "document open/close trigger and a process start"
+                                + (" (WMI)" if wmi_exec else " (CallByName)" if hidden_call else "")))
+    if auto and downloads and (executes or writes):
+        result.findings.append(("VBA_AUTOEXEC_DOWNLOAD_EXECUTE", "auto-exec trigger, download, and "
+                                + ("execution" if executes else "file write")))
+    if hidden:
+        result.findings.append(("VBA_HIDDEN_STRINGS", "built from pieces: " + ", ".join(sorted(hidden)[:8])))
 
 
 def analyze(code: str) -> Analysis:
@@ -337,6 +460,7 @@ def analyze(code: str) -> Analysis:
     f["mraptor_suspicious"] = float(raptor.suspicious)
     if raptor.suspicious:
         result.findings.append(("VBA_MRAPTOR", f"flags {raptor.get_flags()}: " + ", ".join(raptor.matches[:3])))
+    _semantic(f, result, body, lbody, lscanned, raptor, kb, strings, triggers)
     return result
 
 
@@ -349,8 +473,14 @@ FEATURES = (
     "longest_string", "string_entropy", "identifiers", "identifier_mean_len", "identifier_entropy",
     "random_identifiers", "comment_ratio", "lines", "max_line_len",
     "mraptor_autoexec", "mraptor_write", "mraptor_execute", "mraptor_suspicious",
+    *(f"obj_{name}" for name, _, _ in OBJECTS), "hidden_keywords", "downloads", "executes", "writes", "wmi_exec",
+    "autoexec_and_download", "autoexec_and_exec", "autoexec_and_write", "autoexec_and_wmi",
+    "autoexec_and_shell_object", "download_and_exec", "autoexec_download_exec",
+    "decoder_calls_per_kb", "strreverse_per_kb", "replace_per_kb", "chr_chain_max", "replace_nesting",
+    "encoded_literal_max", "encoded_literal_ratio", "dynamic_objects", "environ_per_kb",
 )
 RULES = (
     "VBA_AUTOEXEC", "VBA_WIN32_API", "VBA_URL", "VBA_IP_ADDRESS", "VBA_EXECUTABLE_NAME", "VBA_ENCODED_STRINGS",
-    "VBA_OBFUSCATION", "VBA_MRAPTOR", *(rule for _, rule, _ in CATEGORIES if rule),
+    "VBA_OBFUSCATION", "VBA_MRAPTOR", "VBA_AUTOEXEC_DOWNLOAD_EXECUTE", "VBA_HIDDEN_STRINGS",
+    "VBA_AUTOEXEC_EXECUTE", *(rule for _, rule, _ in CATEGORIES if rule),
 )

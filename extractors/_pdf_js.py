@@ -35,6 +35,24 @@ EXPLOIT_APIS = (
 _EXPLOIT = re.compile("|".join(re.escape(a).replace(r"\.", r"\s*\.\s*") for a in EXPLOIT_APIS))
 _EXPORT_LAUNCH = re.compile(r"exportDataObject\s*\([^)]{0,400}nLaunch\s*:\s*[12]", re.S)
 _SPRAY = re.compile(r"(?:%u0c0c|%u0a0a|%u9090|\\x0c\\x0c|\\x90\\x90)", re.I)
+# Heap-spray shapes: a run of one repeated escape unit (NOP sled, 0x0c0c0c0c slide), a string doubled
+# in a loop until it is huge, arrays filled in loops with large bounds.
+_ESCAPE_UNIT = re.compile(r"%u[0-9A-Fa-f]{4}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}")
+_DOUBLING = re.compile(r"\b(\w{1,40})\s*(?:\+=\s*\1\b|=\s*\1\s*\+\s*\1\b)")
+_NEW_ARRAY = re.compile(r"\bnew\s+Array\s*\(")
+_LOOP_BOUND = re.compile(r"\b(?:for|while)\s*\([^)]{0,200}?<=?\s*(0x[0-9A-Fa-f]{1,8}|\d{1,10})\b")
+LARGE_LOOP = 10_000
+# Reader APIs that act outside the document: open or launch attachments, browse, post, open files.
+ACTION_APIS = {
+    "export_data": re.compile(r"\bexportDataObject\s*\("),
+    "launch_url": re.compile(r"\blaunchURL\s*\(|\bgetURL\s*\("),
+    "submit_form": re.compile(r"\bsubmitForm\s*\("),
+    "open_doc": re.compile(r"\bopenDoc\s*\("),
+    "mail": re.compile(r"\bmailDoc\s*\(|\bmailForm\s*\(|\bmailMsg\s*\("),
+}
+# Code kept out of the script and read back at run time: form fields, annotations, document metadata.
+_STASH = re.compile(r"\bgetField\s*\(|\bgetAnnots?\s*\(|\bthis\s*\.\s*info\s*\.|\.subject\b|getPageNthWord\s*\(|"
+                    r"\bdataObjects?\b|\bgetDataObjectContents\s*\(")
 
 
 @dataclass(slots=True)
@@ -52,6 +70,17 @@ class JsStats:
     exploit_apis: tuple[str, ...] = ()
     export_launch: bool = False
     spray: int = 0
+    escape_run: int = 0  # longest run of one repeated escape unit (%u0c0c%u0c0c...)
+    doubling: int = 0  # `s += s` / `s = s + s`
+    new_arrays: int = 0
+    large_loops: int = 0  # for/while loops bounded by a constant of at least LARGE_LOOP
+    actions: tuple[str, ...] = ()  # ACTION_APIS keys used
+    stash_eval: bool = False  # eval fed by text kept elsewhere in the document
+
+    @property
+    def spray_shape(self) -> bool:
+        """A heap spray's layout: a long run of one escape unit, or a doubled string or arrays in big loops."""
+        return self.escape_run >= 32 or (self.large_loops > 0 and (self.doubling > 0 or self.new_arrays > 0))
 
     @property
     def obfuscated(self) -> bool:
@@ -123,4 +152,40 @@ def analyse(scripts: list[str]) -> JsStats:
     s.exploit_apis = tuple(sorted({re.sub(r"\s+", "", m.group(0)) for m in _EXPLOIT.finditer(code)}))
     s.export_launch = bool(_EXPORT_LAUNCH.search(code))
     s.spray = len(_SPRAY.findall(code))
+    s.escape_run = _escape_run(code)
+    s.doubling = len(_DOUBLING.findall(code))
+    s.new_arrays = len(_NEW_ARRAY.findall(code))
+    s.large_loops = sum(_number(m.group(1)) >= LARGE_LOOP for m in _LOOP_BOUND.finditer(code))
+    s.actions = tuple(name for name, pattern in ACTION_APIS.items() if pattern.search(code))
+    s.stash_eval = bool(s.eval and _STASH.search(code))
     return s
+
+
+def _number(text: str) -> int:
+    return int(text, 16) if text[:2].lower() == "0x" else int(text)
+
+
+def _escape_run(code: str) -> int:
+    """Longest run of one escape unit repeated back to back, in one pass over the escapes."""
+    best = run = 0
+    last_end, last = -1, ""
+    for m in _ESCAPE_UNIT.finditer(code):
+        unit = m.group().lower()
+        run = run + 1 if m.start() == last_end and unit == last else 1
+        best = max(best, run)
+        last_end, last = m.end(), unit
+    return best
+
+
+# Features these statistics add, without the `pdf.` prefix; the pdf extractor writes `features(js)`.
+FEATURES = ("js_escape_run", "js_doubling", "js_new_arrays", "js_large_loops", "js_spray_shape",
+            *(f"js_{name}" for name in ACTION_APIS), "js_stash_eval")
+
+
+def features(s: JsStats) -> dict[str, float]:
+    """The statistics above as `pdf.` features (0 when there is no script)."""
+    out = {"pdf.js_escape_run": float(s.escape_run), "pdf.js_doubling": float(s.doubling),
+           "pdf.js_new_arrays": float(s.new_arrays), "pdf.js_large_loops": float(s.large_loops),
+           "pdf.js_spray_shape": float(s.spray_shape), "pdf.js_stash_eval": float(s.stash_eval)}
+    out.update({f"pdf.js_{name}": float(name in s.actions) for name in ACTION_APIS})
+    return out

@@ -35,7 +35,7 @@ from email.utils import getaddresses
 
 from maldoc import filetype
 from maldoc.extractor import Context, Extractor
-from maldoc.extractors import _mail_parse
+from maldoc.extractors import _mail_parse, _phish
 from maldoc.extractors import _mail_sniff as sniff
 from maldoc.extractors._mail_text import find_passwords, html_text
 from maldoc.extractors.urls import find_urls
@@ -216,7 +216,7 @@ def _undo_transfer_encoding(part: Message, data: bytes) -> bytes:
 
 class MailExtractor(Extractor):
     name = "mail"
-    version = 2
+    version = 3
     detects = (TypeSpec("mhtml", filetype.mail_family(FileType.MHTML), 60, "mht", "MIME HTML (web archive)"),
                TypeSpec("email", filetype.mail_family(FileType.EMAIL), 61, "eml", "RFC 822 message"))
     file_types = frozenset({FileType.EMAIL})
@@ -225,13 +225,13 @@ class MailExtractor(Extractor):
         "html_attachments", "nested_messages", "type_mismatches", "double_extensions", "text_bodies",
         "html_bodies", "body_chars_log2", "body_urls", "passwords", "recipients", "received_hops",
         "missing_message_id", "missing_date", "reply_to_differs", "return_path_differs", "display_name_spoof",
-        "freemail_organisation", "auth_fail", "auth_pass", "defects",
+        "freemail_organisation", "auth_fail", "auth_pass", "defects", *_phish.FEATURES,
     )
     rules = (
         "CORE_EXECUTABLE_PAYLOAD", "CORE_SCRIPT_NAME",  # for payloads past the limits, sniffed here
         "MAIL_DOUBLE_EXTENSION", "MAIL_TYPE_MISMATCH", "MAIL_PASSWORD_IN_BODY", "MAIL_HTML_ATTACHMENT",
         "MAIL_REPLY_TO_MISMATCH", "MAIL_DISPLAY_NAME_SPOOF", "MAIL_FREEMAIL_ORGANISATION", "MAIL_AUTH_FAIL",
-        "MAIL_MISSING_MESSAGE_ID",
+        "MAIL_MISSING_MESSAGE_ID", *_phish.RULES,
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -348,6 +348,7 @@ class MailExtractor(Extractor):
         f["mail.body_chars_log2"] = math.log2(sum(len(b) for b in bodies) + 1)
         f["mail.body_urls"] = float(len(urls))
         f["mail.passwords"] = float(len(passwords))
+        _phish.analyse(msg, text, ctx.check, sample, out)
 
     @staticmethod
     def _sniff_unread(parts: list[Message], sample: Sample, ctx: Context, out: ExtractorResult) -> None:

@@ -38,6 +38,8 @@ SHEET_XML_RE = re.compile(rb"<(?:\w+:)?sheet\b([^>]{0,2000})/?>")
 ATTR_RE = re.compile(rb"([\w:]+)=\"([^\"]{0,500})\"")
 NAME_XML_RE = re.compile(rb"<(?:\w+:)?definedName\b[^>]*name=\"([^\"]{0,255})\"")
 AUTO_NAMES = ("auto_open", "auto_close", "_xlnm.auto_open", "_xlnm.auto_close", "auto_activate", "auto_deactivate")
+DOWNLOAD_IOC_RE = re.compile(r"(?i)URLDownloadToFile|urlmon")
+EXEC_IOC_RE = re.compile(r"(?i)ShellExecute|rundll32|regsvr32|mshta|powershell")
 MAX_RECORDS = 2_000_000
 MACRO_TEXT_CAP = 256 * 1024
 
@@ -102,11 +104,12 @@ class XlmResult:
 
 class XlmExtractor(Extractor):
     name = "xlm"
-    version = 1
+    version = 2
     file_types = frozenset({FileType.OLE, FileType.OOXML})
     features = ("sheets", "macro_sheets", "hidden_sheets", "very_hidden_sheets", "formulas", "functions",
                 "dangerous_functions", "exec", "call_register", "formula_fill", "file_io", "get_workspace",
-                "char_calls", "auto_open", "string_iocs")
+                "char_calls", "auto_open", "string_iocs", "url_download", "exec_strings", "auto_open_exec",
+                "auto_open_download", "formula_char", "char_per_formula")
     rules = ("XLM_MACRO_SHEET", "XLM_HIDDEN_SHEET", "XLM_VERY_HIDDEN_SHEET", "XLM_AUTO_OPEN", "XLM_DANGEROUS_FUNCTION")
     order = 30
 
@@ -273,6 +276,16 @@ class XlmExtractor(Extractor):
         f["xlm.string_iocs"] = float(len(r.string_iocs))
         auto = bool(r.auto_names) and bool(r.macro_sheets)
         f["xlm.auto_open"] = float(auto)
+        # What the macro does, as 0/1 features and their combination with an auto-run name.
+        download = "URLDOWNLOADTOFILEA" in fn or any(DOWNLOAD_IOC_RE.search(s) for s in r.string_iocs)
+        execs = bool(f["xlm.exec"]) or any(EXEC_IOC_RE.search(s) for s in r.string_iocs)
+        f["xlm.url_download"] = float(download)
+        f["xlm.exec_strings"] = float(sum(bool(EXEC_IOC_RE.search(s)) for s in r.string_iocs))
+        f["xlm.auto_open_exec"] = float(auto and (execs or bool(f["xlm.call_register"])))
+        f["xlm.auto_open_download"] = float(auto and download)
+        # Self-writing macros assemble their formulas from CHAR() codes and write them with FORMULA(.FILL).
+        f["xlm.formula_char"] = float(bool(f["xlm.formula_fill"]) and bool(f["xlm.char_calls"]))
+        f["xlm.char_per_formula"] = f["xlm.char_calls"] / r.formulas if r.formulas else 0.0
         if not r.macro_sheets:
             return
         where = sample.display_path

@@ -99,10 +99,12 @@ def crashing_bundle(folder: Path, version: str = "crash") -> Path:
     import hashlib
 
     make_bundle(folder, version)
-    text = (folder / "model.txt").read_text()
-    head, sep, rest = text.partition("split_feature=")
-    line, nl, tail = rest.partition("\n")
-    (folder / "model.txt").write_text(head + sep + line.split()[0] + nl + tail)
+    lines = (folder / "model.txt").read_text().split("\n")
+    # the first tree with more than one split: a one-split tree's line is already one entry long
+    # (which tree that is depends on the schema's width, which the random training data follows)
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("split_feature=") and " " in ln)
+    lines[i] = lines[i].split()[0]
+    (folder / "model.txt").write_text("\n".join(lines))
     meta = json.loads((folder / "bundle.json").read_text())
     meta["model_sha256"] = hashlib.sha256((folder / "model.txt").read_bytes()).hexdigest()
     (folder / "bundle.json").write_text(json.dumps(meta))
