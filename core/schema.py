@@ -91,12 +91,22 @@ SCHEMA = build_schema()
 MONOTONE_INCREASING = ("tree.rule_score",)
 
 
+# Extractor features that are evidence in themselves (0/1 or counts of one behaviour), monotone
+# like the rule counts: auto-exec combinations, heap-spray shapes, phishing anchors.
+INDICATOR_FEATURES = frozenset((
+    "vba.autoexec_and_exec", "vba.autoexec_download_exec", "vba.autoexec_and_wmi", "vba.autoexec_and_shell_object",
+    "vba.wmi_exec", "vba.hidden_keywords", "xlm.auto_open_exec", "xlm.auto_open_download", "xlm.url_download",
+    "pdf.js_spray_shape", "mail.anchor_mismatches", "mail.lure_attachments", "mail.script_hrefs",
+    "html.alarm_audio", "html.navigation_traps", "html.fullscreen",
+))
+
+
 def is_indicator(name: str) -> bool:
     """Evidence columns, monotone when training asks for it (more evidence never lowers a score):
-    the rule score, executables carried, and the count of every catalogue rule with a weight (a
+    the rule score, executables carried, INDICATOR_FEATURES, and the count of every catalogue rule with a weight (a
     rule of weight 0 is context, not evidence). A model may otherwise learn that a collection's
     benign fixtures trip a rule and read the rule as a sign of innocence."""
-    if name in MONOTONE_INCREASING or name == "tree.executables":
+    if name in MONOTONE_INCREASING or name in INDICATOR_FEATURES or name == "tree.executables":
         return True
     if name.startswith("rule."):
         rule = catalogue.RULES.get(name[5:])

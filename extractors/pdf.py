@@ -78,7 +78,7 @@ class Actions:
 
 class PdfExtractor(Extractor):
     name = "pdf"
-    version = 5
+    version = 6
     detects = (TypeSpec("pdf", filetype.is_pdf, 40, "pdf", "PDF document"),)
     file_types = frozenset({FileType.PDF})
     features = (
@@ -92,14 +92,14 @@ class PdfExtractor(Extractor):
         "js_hex_escape_density", "js_unicode_escape_density", "js_longest_string", "js_exploit_apis",
         "js_spray", "openaction", "openaction_js", "auto_js", "aa_triggers", "launch_actions",
         "uri_actions", "submitform_actions", "goto_remote_actions", "embedded_files", "xfa_scripts",
-        "walk_complete", "link_annots", "link_area_ratio", "xfa_tiff",
+        "walk_complete", "link_annots", "link_area_ratio", "xfa_tiff", *_pdf_js.FEATURES,
     )
     rules = (
         "PDF_JAVASCRIPT", "PDF_AUTO_JAVASCRIPT", "PDF_JS_OBFUSCATED", "PDF_JS_EXPLOIT_API", "PDF_JS_SHELLCODE",
         "PDF_LAUNCH", "PDF_LAUNCH_COMMAND", "PDF_EMBEDDED_FILE", "PDF_EMBEDDED_FILE_OPENED",
         "PDF_OBFUSCATED_NAME", "PDF_AUTO_URI", "PDF_SUBMITFORM", "PDF_GOTO_REMOTE", "PDF_RICHMEDIA",
         "PDF_JBIG2", "PDF_XFA_SCRIPT", "PDF_HEADER_OFFSET", "PDF_DATA_AFTER_EOF", "PDF_MALFORMED",
-        "PDF_ENCRYPTED", "PDF_LINK_LURE", "PDF_XFA_TIFF", "PDF_AUTO_JS_EXPLOIT",
+        "PDF_ENCRYPTED", "PDF_LINK_LURE", "PDF_XFA_TIFF", "PDF_AUTO_JS_EXPLOIT", "PDF_JS_HEAP_SPRAY",
     )
 
     def extract(self, sample: Sample, ctx: Context, out: ExtractorResult) -> None:
@@ -127,7 +127,7 @@ class PdfExtractor(Extractor):
         if doc.stopped or doc.skipped or acts.nodes > MAX_NODES:
             self._raw_fallback(raw, [data, *doc.objstm_data], ctx, out, where)
         fired = {x.rule_id for x in out.findings}
-        exploit = sorted(fired & {"PDF_JS_EXPLOIT_API", "PDF_JS_OBFUSCATED", "PDF_JS_SHELLCODE"})
+        exploit = sorted(fired & {"PDF_JS_EXPLOIT_API", "PDF_JS_OBFUSCATED", "PDF_JS_SHELLCODE", "PDF_JS_HEAP_SPRAY"})
         if "PDF_AUTO_JAVASCRIPT" in fired and exploit:
             out.add("PDF_AUTO_JS_EXPLOIT", "JavaScript run on open with " + ", ".join(exploit), where)
 
@@ -225,6 +225,9 @@ class PdfExtractor(Extractor):
                       "pdf.js_unicode_escape_density": js.unicode_escape_density,
                       "pdf.js_longest_string": js.longest_string, "pdf.js_exploit_apis": len(js.exploit_apis),
                       "pdf.js_spray": js.spray})
+            f.update(_pdf_js.features(js))
+            if js.spray_shape and "PDF_JS_HEAP_SPRAY" not in found:
+                out.add("PDF_JS_HEAP_SPRAY", "raw scan: " + _spray_evidence(js), where)
             if js.obfuscated and "PDF_JS_OBFUSCATED" not in found:
                 out.add("PDF_JS_OBFUSCATED", f"raw scan: eval={js.eval} unescape={js.unescape} "
                         f"fromCharCode={js.fromcharcode}", where)
@@ -410,6 +413,7 @@ class PdfExtractor(Extractor):
         f["pdf.js_longest_string"] = js.longest_string
         f["pdf.js_exploit_apis"] = len(js.exploit_apis)
         f["pdf.js_spray"] = js.spray
+        f.update(_pdf_js.features(js))
         f["pdf.xfa_scripts"] = len(xfa_scripts)
         opens_js = "JavaScript" in acts.open_kinds
         f["pdf.openaction"] = acts.openactions
@@ -434,6 +438,8 @@ class PdfExtractor(Extractor):
             out.add("PDF_JS_EXPLOIT_API", ", ".join(js.exploit_apis), where)
         if js.spray:
             out.add("PDF_JS_SHELLCODE", f"{js.spray} NOP-sled or heap-spray escapes", where)
+        if js.spray_shape:
+            out.add("PDF_JS_HEAP_SPRAY", _spray_evidence(js), where)
         for target, loc in acts.launches[:5]:
             low = target.lower()
             if any(w in low for w in LAUNCH_WORDS) or risky_name(target.split(" ")[0]) or risky_name(target):
@@ -530,6 +536,11 @@ class PdfExtractor(Extractor):
                 break
             if not ctx.emit(out, sample, blob, child_name):
                 break
+
+
+def _spray_evidence(js: _pdf_js.JsStats) -> str:
+    return (f"longest repeated escape run {js.escape_run}, {js.large_loops} large loop(s), "
+            f"{js.doubling} string doubling(s), {js.new_arrays} array allocation(s)")
 
 
 def _xfa_script_bodies(blob: bytes) -> list[tuple[bytes, bytes]]:

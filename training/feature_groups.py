@@ -19,7 +19,7 @@ import numpy as np
 from maldoc.training.features import FeatureTable
 
 _SIZE = re.compile(r"(^file\.(size_log2|entropy)$|size_log2|bytes_log2|_chars_log2|text_log2|entropy|_length$|"
-                   r"longest|stream_bytes_ratio|orphan_size_ratio|max_hex_run)")
+                   r"longest|stream_bytes_ratio|orphan_size_ratio|max_hex_run|encoded_literal_max)")
 COUNT = frozenset((
     "tree.nodes", "tree.max_depth",
     "ole.streams", "ole.storages",

@@ -37,3 +37,10 @@ def test_missing_extractor_features_are_nan_not_zero():
     row = vectorize(analyze(b"plain words", "a.txt"))
     assert math.isnan(row[SCHEMA.index["zip.members"]])
     assert row[SCHEMA.index["rule.CORE_ZIP_BOMB"]] == 0.0
+
+
+def test_every_named_indicator_feature_is_a_schema_column():
+    from maldoc.schema import INDICATOR_FEATURES, SCHEMA, is_indicator
+
+    assert INDICATOR_FEATURES and all(n in SCHEMA.index for n in INDICATOR_FEATURES)
+    assert all(is_indicator(n) for n in INDICATOR_FEATURES)
