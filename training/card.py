@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 REGENERATE = ("maldoc train --corpus ../shared/corpus --corpus ../shared/corpus2 --synthetic 600 --pairs 300 "
-              "--drop-group size --out core/models/default --report /tmp/maldoc-report")
+              "--drop-group size --drop-group count --peers --out core/models/default --report /tmp/maldoc-report")
 FPRS = ("0.001", "0.005", "0.01")
 
 

@@ -5,7 +5,7 @@
 
 Regenerate the shipped model (after any schema change):
     maldoc train --corpus ../shared/corpus --corpus ../shared/corpus2 --synthetic 600 --pairs 300 --drop-group size \
-        --out core/models/default
+        --drop-group count --peers --out core/models/default
 
 Both commands take several corpora (`--corpus A --corpus B`), each file used once (by sha256).
 The training report leads with the out-of-collection figures (`maldoc.training.ooc`).
@@ -141,6 +141,7 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         items = _items(args.corpus, args) if args.corpus else []
         table = _table(args.corpus, synthetic, args.seed, args, items=items)
+        full = table  # the method checks compare feature sets, so they see every column
         if args.drop_group:
             from maldoc.training.feature_groups import groups, masked
 
@@ -165,12 +166,12 @@ def train_command(args: argparse.Namespace) -> int:
         if args.protocol_check:
             from maldoc.training.protocol import protocol_check, variants
 
-            report["protocol_check"] = protocol_check(table, variants(table.names), params,
+            report["protocol_check"] = protocol_check(full, variants(full.names), params,
                                                       holdout=tuple(args.protocol_check), log=_log)
         if args.ablation:
             from maldoc.training.protocol import ablation
 
-            report["ablation"] = ablation(table, params, log=_log)
+            report["ablation"] = ablation(full, params, log=_log)
     except (RuntimeError, ValueError) as exc:  # no generator, unreadable corpus, too few collections: one line
         _log(f"maldoc train: {exc}")
         return 2
