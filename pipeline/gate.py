@@ -92,7 +92,9 @@ class Decision:
 
     def as_dict(self) -> dict:
         """JSON-safe: an undefined figure (NaN) is null, so other tools can read the record."""
-        return _json_safe(asdict(self))
+        from maldoc.training.train import json_safe
+
+        return json_safe(asdict(self))
 
     def kfp_metrics(self) -> dict[str, float]:
         """Scalars for a KFP Metrics artifact (NaN and missing values left out)."""
@@ -107,18 +109,6 @@ class Decision:
                     if isinstance(value, int | float) and not math.isnan(value):
                         out[f"{prefix}{who}_{name}"] = float(value)
         return out
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    return obj
 
 
 def _predictor(folder: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:

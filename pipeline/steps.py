@@ -278,7 +278,7 @@ def train_candidate(table_path: str, out_dir: str, report_dir: str, params_json:
     from maldoc.training.drift import write_drift_bins
     from maldoc.training.features import FeatureTable
     from maldoc.training.report import write_report
-    from maldoc.training.train import _clean, train_bundle
+    from maldoc.training.train import json_safe, train_bundle
 
     table = FeatureTable.load(table_path)
     bundle, report = train_bundle(table, train_params(params_json), log=log)
@@ -291,8 +291,8 @@ def train_candidate(table_path: str, out_dir: str, report_dir: str, params_json:
         write_ooc_scores(report["oof"], ooc_path)
     paths = write_report(report, report_dir, title=f"maldoc model {bundle.version}")
     ooc = report["ooc"]
-    return {"version": bundle.version, "ooc": _clean(ooc["metrics"]), "ooc_rules": _clean(ooc["rules"]),
-            "ooc_unit": ooc["unit"], "ooc_folds": _clean(ooc["folds"]),
+    return {"version": bundle.version, "ooc": json_safe(ooc["metrics"]), "ooc_rules": json_safe(ooc["rules"]),
+            "ooc_unit": ooc["unit"], "ooc_folds": json_safe(ooc["folds"]),
             "report_html": str(paths.get("html", "")), "thresholds": bundle.meta["thresholds"]}
 
 

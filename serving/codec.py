@@ -25,7 +25,7 @@ def pack(verdict: Verdict) -> bytes:
     return "\n".join(lines).encode()
 
 
-def renamed(text: str, old: str, new: str) -> str:
+def _renamed(text: str, old: str, new: str) -> str:
     """`text` with a leading `old` (the first sender's name, alone or before ' > ' or ':') as `new`."""
     if old and text.startswith(old) and (len(text) == len(old) or text[len(old)] in " :"):
         return new + text[len(old):]
@@ -35,8 +35,8 @@ def renamed(text: str, old: str, new: str) -> str:
 def _rename_texts(node: Verdict, old: str, new: str) -> None:
     """Where a node names the file it was first sent as: findings' and reasons' locations, errors."""
     for item in (*node.findings, *node.reasons):
-        item.location = renamed(item.location, old, new)
-    node.errors = [renamed(e, old, new) for e in node.errors]
+        item.location = _renamed(item.location, old, new)
+    node.errors = [_renamed(e, old, new) for e in node.errors]
 
 
 def unpack(blob: bytes, name: str | None = None) -> Verdict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maldoc.training.train import _clean
+from maldoc.training.train import json_safe
 
 Block = tuple[str, object]  # ("h1"|"h2"|"p"|"table"|"img", payload)
 
@@ -364,7 +364,7 @@ def write_report(result: dict, out_dir: str | Path, *, title: str = "maldoc eval
         frame.to_csv(paths["scores"], index=False)
     plain = {k: v for k, v in result.items() if not isinstance(v, pd.DataFrame)}
     paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(json.dumps(_clean(plain), indent=2, sort_keys=True, default=str) + "\n")
+    paths["metrics"].write_text(json.dumps(json_safe(plain), indent=2, sort_keys=True, default=str) + "\n")
     bl = blocks(result, paths, title)
     paths["markdown"] = out / "report.md"
     paths["markdown"].write_text(_md(bl))

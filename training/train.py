@@ -237,12 +237,12 @@ def library_versions() -> dict:
     return out
 
 
-def _clean(obj):
-    """JSON-safe: NaN becomes None, numpy scalars become Python ones."""
+def json_safe(obj):
+    """JSON-safe: NaN and infinities become None, numpy scalars become Python ones, keys strings."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
@@ -323,7 +323,7 @@ def train_bundle(table: FeatureTable, params: TrainParams | None = None, *, log=
         "extractors": registry().versions(),
         "rounds": booster.current_iteration(),
     }
-    bundle = ModelBundle(booster=booster, meta=_clean(meta))
+    bundle = ModelBundle(booster=booster, meta=json_safe(meta))
     report["oof"] = frame.rename(columns={"score": "score_lightgbm"})
     report["version"] = version
     report["training_data"] = summary
